@@ -1,0 +1,55 @@
+# Herald: `make run` serves the whole product, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+export DATABASE_URL REDIS_URL CELERY_BROKER_URL HOST PORT
+
+.PHONY: run test venv venv-dev bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+
+# Embedded mode (no REDIS_URL): one process with daphne, Celery worker and beat.
+# Services mode (REDIS_URL set): web, worker and beat as separate processes under honcho.
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo_data
+	@if [ -n "$(REDIS_URL)" ]; then \
+	  echo "Services mode: Redis at $(REDIS_URL), database $${DATABASE_URL:-SQLite}"; \
+	  exec $(VENV)/bin/honcho start -f Procfile; \
+	else \
+	  echo "Embedded mode: SQLite, in-process channel layer, Celery worker and beat"; \
+	  exec $(PY) manage.py serve --host $(HOST) --port $(PORT); \
+	fi
+
+# The whole suite against PostgreSQL and Redis (overridable with DATABASE_URL / REDIS_URL).
+test: venv-dev
+	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  $(PY) tests/preflight.py
+	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+bench: venv-dev
+	@echo "See bench/README.md: each script prints its figures and the command that made them."
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,95 @@
+"""Liveness and readiness probes.
+
+``/health/live`` answers while the process serves requests. ``/health/ready`` runs
+django-health-check's checks for the database, the cache (Redis in services mode), Redis
+itself and the Celery broker, and answers JSON naming each one: 200 when all pass, 503 when
+any fails, so a load balancer takes the process out of rotation.
+"""
+
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+from health_check.base import HealthCheck
+from health_check.checks import Cache, Database
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """The Celery broker accepts a connection (always true for the in-process ``memory://``)."""
+
+    timeout: datetime.timedelta = dataclasses.field(
+        default=datetime.timedelta(seconds=3), repr=False
+    )
+
+    def run(self):
+        from config.celery import app
+
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=self.timeout.total_seconds())
+        except Exception as exc:
+            raise ServiceUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+
+
+@dataclasses.dataclass
+class RedisPing(HealthCheck):
+    """Redis answers PING (services mode only)."""
+
+    timeout: datetime.timedelta = dataclasses.field(
+        default=datetime.timedelta(seconds=3), repr=False
+    )
+
+    def run(self):
+        import redis
+
+        seconds = self.timeout.total_seconds()
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=seconds, socket_timeout=seconds
+        )
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"redis unreachable: {type(exc).__name__}") from exc
+        finally:
+            client.close()
+
+
+CHECK_NAMES = {Database: "database", Cache: "cache", RedisPing: "redis", Broker: "broker"}
+
+
+class ReadinessView(HealthCheckView):
+    def get_checks(self):
+        checks = [Database(), Cache(), Broker()]
+        if settings.REDIS_URL:
+            checks.insert(2, RedisPing())
+        return checks
+
+    async def get(self, request, *args, **kwargs):
+        with self.get_executor() as executor:
+            import asyncio
+
+            self.results = await asyncio.gather(
+                *(check.get_result(executor) for check in self.get_checks())
+            )
+        body = {
+            CHECK_NAMES[type(result.check)]: "ok" if not result.error else str(result.error)
+            for result in self.results
+        }
+        healthy = not any(result.error for result in self.results)
+        return JsonResponse(
+            {"status": "ok" if healthy else "unavailable", "checks": body},
+            status=200 if healthy else 503,
+        )
+
+
+@require_GET
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+ready = ReadinessView.as_view()

@@ -1,0 +1,69 @@
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from config.asgi import application
+from notifications.consumers import CLOSE_UNAUTHENTICATED
+from notifications.groups import user_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie_for(username: str) -> tuple[int, bytes]:
+    user = get_user_model().objects.create_user(username=username, password="pw-123456!")
+    client = Client()
+    client.force_login(user)
+    return user.pk, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def communicator(cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1:8000"):
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+
+
+async def test_anonymous_socket_is_closed_with_unauthenticated_code():
+    ws = communicator()
+    connected, code = await ws.connect()
+    assert not connected
+    assert code == CLOSE_UNAUTHENTICATED
+
+
+async def test_cross_origin_socket_is_refused_even_when_logged_in():
+    _, cookie = await sync_to_async(session_cookie_for)("mallory")
+    ws = communicator(cookie, origin=b"https://evil.example")
+    connected, _ = await ws.connect()
+    assert not connected
+
+
+async def test_logged_in_socket_receives_its_own_group_only():
+    alice_id, alice_cookie = await sync_to_async(session_cookie_for)("alice")
+    bob_id, _ = await sync_to_async(session_cookie_for)("bob")
+    ws = communicator(alice_cookie)
+    connected, _ = await ws.connect()
+    assert connected
+    layer = get_channel_layer()
+    await layer.group_send(user_group(bob_id), {"type": "notification.created", "id": 1, "unread": 1})
+    await layer.group_send(user_group(alice_id), {"type": "notification.created", "id": 2, "unread": 3})
+    message = await ws.receive_json_from(timeout=2)
+    assert message == {"type": "notification.created", "id": 2, "unread": 3}
+    assert await ws.receive_nothing(timeout=0.3)
+    await ws.disconnect()
+
+
+async def test_disconnect_leaves_the_group():
+    alice_id, alice_cookie = await sync_to_async(session_cookie_for)("alice")
+    ws = communicator(alice_cookie)
+    assert (await ws.connect())[0]
+    await ws.disconnect()
+    layer = get_channel_layer()
+    # A group with no members: the send reaches nobody, and a fresh socket sees only new events.
+    await layer.group_send(user_group(alice_id), {"type": "notification.created", "id": 9, "unread": 1})
+    ws2 = communicator(alice_cookie)
+    assert (await ws2.connect())[0]
+    assert await ws2.receive_nothing(timeout=0.3)
+    await ws2.disconnect()
