@@ -11,6 +11,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
+    path("notifications/", include("notifications.urls")),
+    path("events/", include("events.urls")),
+    path("leaderboard/", include("leaderboard.urls")),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
 ]
