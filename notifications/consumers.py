@@ -12,6 +12,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept first: a close before accept is an HTTP 403 and the browser never sees the code.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group_name = user_group(user.pk)

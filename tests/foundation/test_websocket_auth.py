@@ -28,9 +28,9 @@ def communicator(cookie: bytes | None = None, origin: bytes = b"http://127.0.0.1
 
 async def test_anonymous_socket_is_closed_with_unauthenticated_code():
     ws = communicator()
-    connected, code = await ws.connect()
-    assert not connected
-    assert code == CLOSE_UNAUTHENTICATED
+    await ws.connect()
+    closed = await ws.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
 
 
 async def test_cross_origin_socket_is_refused_even_when_logged_in():

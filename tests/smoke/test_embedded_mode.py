@@ -1,0 +1,116 @@
+"""Embedded mode end to end: the product served from one process with nothing but Python.
+
+The server runs as a subprocess with an empty environment (only PATH, and a throwaway SQLite
+file so the developer's own database is untouched): no REDIS_URL, so the in-memory channel layer,
+local-memory cache and the in-process Celery worker and beat are in play.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.smoke
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("server did not become ready in time")
+
+
+@pytest.fixture
+def embedded_server(tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'herald.sqlite3'}",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    for command in (["migrate", "--noinput"], ["load_demo_data"]):
+        subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True)
+    port = free_port()
+    log = open(tmp_path / "server.log", "w+")
+    process = subprocess.Popen(
+        manage + ["serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base_url, process)
+        yield base_url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.seek(0)
+        print(log.read()[-4000:])
+        log.close()
+
+
+def log_in(base_url: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=5)
+    client.get("/accounts/login/")
+    response = client.post(
+        "/accounts/login/",
+        data={"username": username, "password": password,
+              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        headers={"Referer": f"{base_url}/accounts/login/"},
+    )
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
+def test_embedded_server_serves_pages_and_sockets_then_stops_cleanly(embedded_server):
+    base_url, process = embedded_server
+
+    assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
+    ready = httpx.get(f"{base_url}/health/ready", timeout=5).json()
+    assert ready["checks"] == {"database": "ok", "cache": "ok", "broker": "ok"}
+
+    client = log_in(base_url, "alice", "herald-demo")
+    cookie = f"sessionid={client.cookies['sessionid']}"
+
+    async def connect_socket():
+        uri = base_url.replace("http", "ws") + "/ws/notifications/"
+        async with websockets.connect(
+            uri, additional_headers={"Cookie": cookie}, origin=base_url
+        ) as socket_:
+            await socket_.ping()
+            return socket_.state.name
+
+    assert asyncio.run(connect_socket()) == "OPEN"
+
+    async def anonymous_socket_close_code():
+        uri = base_url.replace("http", "ws") + "/ws/notifications/"
+        async with websockets.connect(uri, origin=base_url) as socket_:
+            try:
+                await asyncio.wait_for(socket_.recv(), 5)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code
+
+    assert asyncio.run(anonymous_socket_close_code()) == 4401
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
