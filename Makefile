@@ -30,6 +30,7 @@ venv-dev: $(VENV)/.dev
 # Embedded mode (no REDIS_URL): one process with daphne, Celery worker and beat.
 # Services mode (REDIS_URL set): web, worker and beat as separate processes under honcho.
 run: venv
+	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data
 	@if [ -n "$(REDIS_URL)" ]; then \
