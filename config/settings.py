@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.delivery.context_processors.webpush",
             ],
         },
     },
@@ -188,6 +189,43 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")
+
+# External delivery (notifications/delivery): one provider backend per channel, by dotted path.
+_SMS_API_URL = env_str("SMS_API_URL")
+DELIVERY_BACKENDS = {
+    "email": env_str(
+        "DELIVERY_EMAIL_BACKEND", "notifications.delivery.backends.email.DjangoEmailBackend"
+    ),
+    "push": env_str(
+        "DELIVERY_PUSH_BACKEND", "notifications.delivery.backends.webpush.WebPushBackend"
+    ),
+    "sms": env_str(
+        "SMS_BACKEND",
+        "notifications.delivery.backends.sms.HttpSmsBackend"
+        if _SMS_API_URL
+        else "notifications.delivery.backends.sms.ConsoleSmsBackend",
+    ),
+}
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
+DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30)
+DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600)
+# A worker's lease on a row; a row still claimed after it is treated as orphaned and re-sent.
+DELIVERY_CLAIM_SECONDS = env_int("DELIVERY_CLAIM_SECONDS", 300)
+DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200)
+DELIVERY_BREAKER_THRESHOLD = env_int("DELIVERY_BREAKER_THRESHOLD", 5)
+DELIVERY_BREAKER_COOLDOWN_SECONDS = env_int("DELIVERY_BREAKER_COOLDOWN_SECONDS", 60)
+DELIVERY_DIGEST_WINDOW_SECONDS = env_int("DELIVERY_DIGEST_WINDOW_SECONDS", 900)
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:herald@localhost")
+WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 10)
+SMS_API_URL = _SMS_API_URL
+SMS_API_KEY = env_str("SMS_API_KEY")
+SMS_SENDER = env_str("SMS_SENDER")
+SMS_API_TIMEOUT_SECONDS = env_int("SMS_API_TIMEOUT_SECONDS", 10)
+# HTTP API (/api/v1/): requests per API key per minute.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+
+class DeliveryBackend:
+    """Base of every provider backend. ``provider`` names the circuit breaker it trips."""
+
+    channel: str = ""
+
+    @property
+    def provider(self) -> str:
+        return f"{self.channel}:{type(self).__name__}"
+
+    def send(self, message) -> str:  # pragma: no cover - interface
+        """Hand the message to the provider; return its message id (may be empty)."""
+        raise NotImplementedError

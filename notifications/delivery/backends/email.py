@@ -1,0 +1,42 @@
+"""Email through Django's email framework: whatever ``EMAIL_BACKEND`` says (SMTP included)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.utils import DNS_NAME
+
+from notifications.delivery.backends.base import DeliveryBackend
+from notifications.delivery.backends.messages import EmailMessage
+from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
+
+
+class DjangoEmailBackend(DeliveryBackend):
+    channel = "email"
+
+    @property
+    def provider(self) -> str:
+        return f"email:{settings.EMAIL_BACKEND.rsplit('.', 2)[-2]}"
+
+    def send(self, message: EmailMessage) -> str:
+        message_id = make_msgid(domain=str(DNS_NAME))
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.to],
+            headers={"Message-ID": message_id, **message.headers},
+            connection=get_connection(fail_silently=False),
+        )
+        if message.html:
+            email.attach_alternative(message.html, "text/html")
+        try:
+            email.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipient refused: {exc.recipients}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        return message_id

@@ -1,0 +1,43 @@
+"""What a backend receives: plain data, already rendered, no model instances.
+
+``recipient_id``, ``kind`` and ``notification_ids`` are for logs and the test outbox; a provider
+backend sends only the rendered parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    recipient_id: int | None = None
+    kind: str = ""
+    notification_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    text: str
+    recipient_id: int | None = None
+    kind: str = ""
+    notification_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    endpoint: str
+    p256dh: str
+    auth: str
+    payload: dict
+    ttl: int = 24 * 3600
+    urgency: str = "normal"  # RFC 8030: very-low | low | normal | high
+    recipient_id: int | None = None
+    kind: str = ""
+    notification_ids: tuple[int, ...] = ()

@@ -1,0 +1,55 @@
+"""Web push through pywebpush, signed with the VAPID key pair from the environment."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from pywebpush import WebPushException, webpush
+
+from notifications.delivery.backends.base import DeliveryBackend
+from notifications.delivery.backends.messages import PushMessage
+from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
+
+
+class SubscriptionGone(PermanentDeliveryError):
+    """The push service says this browser subscription no longer exists (404/410): delete it."""
+
+
+class WebPushBackend(DeliveryBackend):
+    channel = "push"
+
+    def send(self, message: PushMessage) -> str:
+        if not (settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT):
+            raise PermanentDeliveryError("VAPID_PRIVATE_KEY / VAPID_SUBJECT are not configured")
+        try:
+            response = webpush(
+                subscription_info={
+                    "endpoint": message.endpoint,
+                    "keys": {"p256dh": message.p256dh, "auth": message.auth},
+                },
+                data=json.dumps(message.payload),
+                vapid_private_key=settings.VAPID_PRIVATE_KEY,
+                # A fresh dict per call: pywebpush writes "aud" and "exp" into it.
+                vapid_claims={"sub": settings.VAPID_SUBJECT},
+                ttl=message.ttl,
+                timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
+                headers={"Urgency": message.urgency},
+            )
+        except WebPushException as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status in (404, 410):
+                raise SubscriptionGone(f"push subscription gone ({status})") from exc
+            if status is not None and 400 <= status < 500 and status != 429:
+                raise PermanentDeliveryError(f"push service rejected ({status})") from exc
+            raise DeliveryError(f"push service failed ({status}): {exc}") from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        return response.headers.get("Location", "")
+
+    @staticmethod
+    def provider_for(endpoint: str) -> str:
+        """Each push service (FCM, Mozilla, Apple) is its own provider for the breaker."""
+        return f"push:{urlsplit(endpoint).netloc}"

@@ -1,0 +1,93 @@
+"""A circuit breaker per provider, its state in Django's cache (Redis or local memory).
+
+- closed: calls go through; each failure adds to a counter, a success resets it.
+- open: after ``DELIVERY_BREAKER_THRESHOLD`` consecutive failures, calls fail fast until
+  ``DELIVERY_BREAKER_COOLDOWN_SECONDS`` have passed.
+- half-open: after the cool-down one probe call is let through (``cache.add`` makes sure only one
+  worker gets it); its success closes the breaker, its failure opens it for another cool-down.
+
+Several worker processes share the state through the cache, so the breaker works across them on
+Redis; ``incr`` is atomic there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+CLOSED = "closed"
+OPEN = "open"
+HALF_OPEN = "half_open"
+
+# Failure counts older than this are forgotten: failures a day apart are not "consecutive".
+FAILURE_MEMORY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Permission:
+    allowed: bool
+    # When refused: the moment a caller may ask again (epoch seconds).
+    retry_at: float | None = None
+
+
+class CircuitBreaker:
+    def __init__(self, provider: str):
+        self.provider = provider
+        prefix = f"delivery:breaker:{provider}"
+        self._failures_key = f"{prefix}:failures"
+        self._open_until_key = f"{prefix}:open_until"
+        self._probe_key = f"{prefix}:probe"
+
+    @staticmethod
+    def threshold() -> int:
+        return settings.DELIVERY_BREAKER_THRESHOLD
+
+    @staticmethod
+    def cooldown() -> float:
+        return float(settings.DELIVERY_BREAKER_COOLDOWN_SECONDS)
+
+    def state(self) -> str:
+        open_until = cache.get(self._open_until_key)
+        if open_until is None:
+            return CLOSED
+        return OPEN if time.time() < open_until else HALF_OPEN
+
+    def consecutive_failures(self) -> int:
+        return cache.get(self._failures_key, 0)
+
+    def allow(self) -> Permission:
+        """May a call go to the provider now? In half-open state only one caller gets a yes."""
+        open_until = cache.get(self._open_until_key)
+        if open_until is None:
+            return Permission(allowed=True)
+        now = time.time()
+        if now < open_until:
+            return Permission(allowed=False, retry_at=open_until)
+        # The probe slot expires on its own, so a worker that dies mid-probe does not wedge it.
+        if cache.add(self._probe_key, now, timeout=max(self.cooldown(), 1)):
+            return Permission(allowed=True)
+        return Permission(allowed=False, retry_at=now + self.cooldown())
+
+    def record_success(self) -> None:
+        cache.delete_many([self._failures_key, self._open_until_key, self._probe_key])
+
+    def record_failure(self) -> str:
+        """Count a failure; returns the state afterwards."""
+        cache.add(self._failures_key, 0, timeout=FAILURE_MEMORY_SECONDS)
+        try:
+            failures = cache.incr(self._failures_key)
+        except ValueError:  # expired between add and incr
+            cache.set(self._failures_key, 1, timeout=FAILURE_MEMORY_SECONDS)
+            failures = 1
+        was_open = cache.get(self._open_until_key) is not None
+        if was_open or failures >= self.threshold():
+            cache.set(self._open_until_key, time.time() + self.cooldown(), timeout=None)
+            cache.delete(self._probe_key)
+            return OPEN
+        return CLOSED
+
+    def reset(self) -> None:
+        self.record_success()

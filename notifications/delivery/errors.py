@@ -1,0 +1,12 @@
+"""Errors a delivery backend raises; the task decides from the type what happens next."""
+
+
+class DeliveryError(Exception):
+    """A failure worth retrying (provider down, timeout, 5xx, 429). Counts against the breaker."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A failure that no retry can fix (no contact point, rejected address): the row goes dead.
+
+    The provider answered, so it does not count against the provider's circuit breaker.
+    """

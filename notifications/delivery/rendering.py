@@ -1,0 +1,131 @@
+"""Turn a Notification into what each external channel sends, from the kind's templates.
+
+Templates: ``notifications/kinds/<kind>/<part>`` falling back to ``notifications/kinds/_default/``
+(see ``notifications.kinds``). The context is the ``data`` given to ``notify`` plus ``subject``,
+``notification``, ``recipient``, ``absolute_url`` and ``site_url``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.template.loader import select_template
+
+from notifications.delivery.backends.messages import EmailMessage, PushMessage, SmsMessage
+from notifications.kinds import EMAIL_DIGEST, get_kind
+from notifications.models import Notification, Priority
+
+# RFC 8030 urgency per priority: a phone on battery delivers "low" lazily.
+PUSH_URGENCY = {
+    Priority.URGENT: "high",
+    Priority.HIGH: "high",
+    Priority.NORMAL: "normal",
+    Priority.LOW: "low",
+}
+SMS_MAX_LENGTH = 480  # three concatenated segments
+
+
+def absolute_url(url: str) -> str:
+    if not url:
+        return settings.SITE_URL + "/"
+    if url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL + (url if url.startswith("/") else "/" + url)
+
+
+def notification_context(notification: Notification) -> dict:
+    context = dict(notification.data or {})
+    context.update(
+        subject=notification.subject if notification.content_type_id else None,
+        notification=notification,
+        recipient=notification.recipient,
+        absolute_url=absolute_url(notification.url),
+        site_url=settings.SITE_URL,
+    )
+    return context
+
+
+def _render(kind_key: str, part: str, context: dict) -> str:
+    template = select_template(get_kind(kind_key).template_names(part))
+    return template.render(context)
+
+
+def _envelope(notification: Notification) -> dict:
+    return {
+        "recipient_id": notification.recipient_id,
+        "kind": notification.kind,
+        "notification_ids": (notification.pk,),
+    }
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_email(notification: Notification) -> EmailMessage:
+    context = notification_context(notification)
+    return EmailMessage(
+        to=notification.recipient.email,
+        subject=_one_line(_render(notification.kind, "email_subject.txt", context)),
+        text=_render(notification.kind, "email.txt", context).strip() + "\n",
+        html=_render(notification.kind, "email.html", context),
+        **_envelope(notification),
+    )
+
+
+def render_digest_email(notifications: list[Notification]) -> EmailMessage:
+    """One email listing several low-priority notifications of one recipient."""
+    recipient = notifications[0].recipient
+    items = [
+        {"notification": n, "absolute_url": absolute_url(n.url)} for n in notifications
+    ]
+    context = {
+        "recipient": recipient,
+        "items": items,
+        "count": len(items),
+        "site_url": settings.SITE_URL,
+        "absolute_url": absolute_url("/notifications/"),
+    }
+    return EmailMessage(
+        to=recipient.email,
+        subject=_one_line(_render(EMAIL_DIGEST, "email_subject.txt", context)),
+        text=_render(EMAIL_DIGEST, "email.txt", context).strip() + "\n",
+        html=_render(EMAIL_DIGEST, "email.html", context),
+        recipient_id=recipient.pk,
+        kind=EMAIL_DIGEST,
+        notification_ids=tuple(n.pk for n in notifications),
+    )
+
+
+def render_sms(notification: Notification, *, to: str) -> SmsMessage:
+    text = _one_line(_render(notification.kind, "sms.txt", notification_context(notification)))
+    return SmsMessage(to=to, text=text[:SMS_MAX_LENGTH], **_envelope(notification))
+
+
+def render_push_payload(notification: Notification) -> dict:
+    """The JSON the service worker shows (``title``, ``body``, ``url``, ``tag``...)."""
+    raw = _render(notification.kind, "push.json", notification_context(notification))
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    payload.setdefault("title", notification.title)
+    payload.setdefault("body", notification.body)
+    payload.setdefault("url", absolute_url(notification.url))
+    payload.setdefault("tag", f"{notification.kind}:{notification.pk}")
+    payload.setdefault("id", notification.pk)
+    return payload
+
+
+def push_message(notification: Notification, subscription, payload: dict) -> PushMessage:
+    return PushMessage(
+        endpoint=subscription.endpoint,
+        p256dh=subscription.p256dh,
+        auth=subscription.auth,
+        payload=payload,
+        urgency=PUSH_URGENCY.get(notification.priority, "normal"),
+        **_envelope(notification),
+    )

@@ -1,0 +1,386 @@
+"""Writes for delivery: claim rows, send them through their channel's backend, record the outcome.
+
+Every function here is idempotent on the Delivery rows: a row is claimed (locked, counted as an
+attempt, leased to this worker) in its own short transaction before the provider is called, and
+rows already sent or dead, not yet due, or leased by another worker are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from notifications.delivery import policy, rendering
+from notifications.delivery.backends import get_backend
+from notifications.delivery.backends.webpush import SubscriptionGone
+from notifications.delivery.breaker import CircuitBreaker
+from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
+from notifications.delivery.selectors import OPEN_STATUSES, due_deliveries
+from notifications.models import (
+    Channel,
+    ContactPoint,
+    Delivery,
+    DeliveryStatus,
+    Priority,
+    PushSubscription,
+)
+
+logger = logging.getLogger(__name__)
+
+SENT = "sent"
+FAILED = "failed"
+DEAD = "dead"
+DEFERRED = "deferred"  # the breaker is open: rescheduled without spending an attempt
+SKIPPED = "skipped"  # nothing to do: already sent or dead, not due, or another worker holds it
+
+
+def _claimable(due_by: datetime) -> Q:
+    return Q(status__in=OPEN_STATUSES) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by)
+    )
+
+
+def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Delivery]:
+    """Lock the open rows due by ``due_by``, count an attempt on each and lease them.
+
+    Runs its own transaction (call outside atomic). Rows locked by another worker are skipped
+    (``SKIP LOCKED``); the lease (``next_attempt_at`` moved ``DELIVERY_CLAIM_SECONDS`` ahead) keeps
+    them away from others until the outcome is written, and brings them back if this worker dies.
+    """
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=delivery_ids)
+            .filter(_claimable(due_by))
+            .select_related("notification__recipient")
+            .order_by("id")
+        )
+        if rows:
+            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+                attempts=F("attempts") + 1, next_attempt_at=lease_until
+            )
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = lease_until
+    return rows
+
+
+def delivery_send(*, delivery_id: int) -> str:
+    """Send one Delivery row through its channel's backend. Idempotent; returns the outcome."""
+    rows = deliveries_claim(delivery_ids=[delivery_id], due_by=timezone.now())
+    if not rows:
+        return SKIPPED
+    delivery = rows[0]
+    backend = get_backend(delivery.channel)
+    sender = CHANNEL_SENDERS[delivery.channel]
+
+    def retry_later(delay: float) -> None:
+        from notifications.delivery import tasks
+
+        tasks.deliver.apply_async(
+            (delivery.pk,),
+            countdown=delay,
+            queue=policy.queue_for(delivery.notification.priority),
+        )
+
+    return _attempt(rows, backend, lambda: sender(delivery, backend), retry_later)
+
+
+def _attempt(
+    rows: list[Delivery],
+    backend,
+    send: Callable[[], str],
+    retry_later: Callable[[float], None],
+) -> str:
+    """Call the provider once for ``rows`` (claimed) behind its breaker; write the outcome."""
+    ids = [row.pk for row in rows]
+    breaker = CircuitBreaker(backend.provider)
+    permission = breaker.allow()
+    if not permission.allowed:
+        # Failing fast is not the row's fault: give the attempt back and come back after the
+        # cool-down (enqueue_due_deliveries picks it up then).
+        retry_at = datetime.fromtimestamp(permission.retry_at, tz=UTC)
+        Delivery.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") - 1,
+            next_attempt_at=retry_at,
+            last_error=f"{backend.provider} circuit open; next try after {retry_at:%H:%M:%S} UTC",
+        )
+        return DEFERRED
+    try:
+        message_id = send()
+    except PermanentDeliveryError as exc:
+        breaker.record_success()  # the provider answered; the message itself is undeliverable
+        _mark_dead(ids, str(exc))
+        return DEAD
+    except DeliveryError as exc:
+        breaker.record_failure()
+        return _mark_failed(rows, str(exc), retry_later)
+    except Exception as exc:  # a bug (template, data) is retried and ends dead, never lost
+        logger.exception("Delivery %s crashed", ids)
+        return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
+    breaker.record_success()
+    Delivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=(message_id or "")[:255],
+        last_error="",
+        next_attempt_at=None,
+    )
+    return SENT
+
+
+def _mark_dead(ids: list[int], error: str) -> None:
+    logger.warning("Deliveries %s are dead: %s", ids, error)
+    Delivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.DEAD, last_error=error[:2000], next_attempt_at=None
+    )
+
+
+def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float], None]) -> str:
+    """Back off each row, or bury it once it has used ``DELIVERY_MAX_ATTEMPTS``."""
+    now = timezone.now()
+    dead = [row.pk for row in rows if row.attempts >= policy.max_attempts()]
+    if dead:
+        _mark_dead(dead, error)
+    delays = []
+    for row in rows:
+        if row.pk in dead:
+            continue
+        delay = policy.retry_delay(row.attempts)
+        delays.append(delay)
+        Delivery.objects.filter(pk=row.pk).update(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error[:2000],
+        )
+    if not delays:
+        return DEAD
+    retry_later(min(delays))
+    return FAILED
+
+
+# --- one sender per channel: contact point + rendering + backend call -------------------------
+
+
+def _send_email(delivery: Delivery, backend) -> str:
+    notification = delivery.notification
+    if not notification.recipient.email:
+        raise PermanentDeliveryError("recipient has no email address")
+    return backend.send(rendering.render_email(notification))
+
+
+def _send_sms(delivery: Delivery, backend) -> str:
+    notification = delivery.notification
+    phone = (
+        ContactPoint.objects.filter(user_id=notification.recipient_id)
+        .values_list("phone", flat=True)
+        .first()
+    )
+    if not phone:
+        raise PermanentDeliveryError("recipient has no phone number")
+    return backend.send(rendering.render_sms(notification, to=phone))
+
+
+def _send_push(delivery: Delivery, backend) -> str:
+    """Push to every browser of the recipient; sent if at least one accepted it.
+
+    A 404/410 for a browser deletes that subscription. When none accepted, a retryable failure
+    wins over a permanent one so a flaky push service gets its retries.
+    """
+    notification = delivery.notification
+    subscriptions = list(PushSubscription.objects.filter(user_id=notification.recipient_id))
+    if not subscriptions:
+        raise PermanentDeliveryError("recipient has no web push subscription")
+    payload = rendering.render_push_payload(notification)
+    message_ids: list[str] = []
+    gone: list[int] = []
+    retryable: DeliveryError | None = None
+    permanent: PermanentDeliveryError | None = None
+    for subscription in subscriptions:
+        try:
+            message_ids.append(
+                backend.send(rendering.push_message(notification, subscription, payload))
+            )
+        except SubscriptionGone:
+            gone.append(subscription.pk)
+        except PermanentDeliveryError as exc:
+            permanent = exc
+        except DeliveryError as exc:
+            retryable = exc
+    if gone:
+        PushSubscription.objects.filter(pk__in=gone).delete()
+        logger.info("Removed %d expired push subscriptions of user %s", len(gone), delivery.notification.recipient_id)
+    if message_ids:
+        return message_ids[0]
+    if retryable is not None:
+        raise retryable
+    raise permanent or PermanentDeliveryError("every web push subscription of the recipient is gone")
+
+
+CHANNEL_SENDERS: dict[str, Callable[[Delivery, object], str]] = {
+    Channel.EMAIL: _send_email,
+    Channel.SMS: _send_sms,
+    Channel.PUSH: _send_push,
+}
+
+
+# --- low-priority email digest ---------------------------------------------------------------
+
+
+def _digest_window() -> timedelta:
+    return timedelta(seconds=settings.DELIVERY_DIGEST_WINDOW_SECONDS)
+
+
+def _low_priority_email(queryset):
+    return queryset.filter(channel=Channel.EMAIL, notification__priority=Priority.LOW)
+
+
+def deliveries_hold_for_digest(*, delivery_ids: list[int]) -> set[int]:
+    """Hold the low-priority email rows among ``delivery_ids`` for one digest window.
+
+    Rows deferred to a later time (quiet hours) keep it. Returns the ids held back from sending.
+    """
+    now = timezone.now()
+    held = _low_priority_email(
+        Delivery.objects.filter(pk__in=delivery_ids, status__in=OPEN_STATUSES)
+    )
+    held_ids = set(held.values_list("id", flat=True))
+    if held_ids:
+        Delivery.objects.filter(pk__in=held_ids).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        ).update(next_attempt_at=now + _digest_window())
+    return held_ids
+
+
+def digest_send(*, user_id: int) -> str:
+    """Send one user's held low-priority emails as one digest, once the oldest of them is due.
+
+    Rows due within the next window ride along, so a burst goes out as one email. A cache lock
+    keeps two digests of the same user from running at once. Idempotent.
+    """
+    lock = f"delivery:digest:{user_id}"
+    if not cache.add(lock, 1, timeout=settings.DELIVERY_CLAIM_SECONDS):
+        return SKIPPED
+    try:
+        return _digest_send(user_id)
+    finally:
+        cache.delete(lock)
+
+
+def _digest_send(user_id: int) -> str:
+    now = timezone.now()
+    candidates = _low_priority_email(
+        Delivery.objects.filter(notification__recipient_id=user_id)
+    ).filter(_claimable(now + _digest_window()))
+    if not candidates.filter(_claimable(now)).exists():
+        return SKIPPED
+    rows = deliveries_claim(
+        delivery_ids=list(candidates.values_list("id", flat=True)), due_by=now + _digest_window()
+    )
+    if not rows:
+        return SKIPPED
+    backend = get_backend(Channel.EMAIL)
+    notifications = [row.notification for row in rows]
+
+    def send() -> str:
+        if not notifications[0].recipient.email:
+            raise PermanentDeliveryError("recipient has no email address")
+        if len(notifications) == 1:
+            return backend.send(rendering.render_email(notifications[0]))
+        return backend.send(rendering.render_digest_email(notifications))
+
+    def retry_later(delay: float) -> None:
+        from notifications.delivery import tasks
+
+        tasks.send_email_digest.apply_async((user_id,), countdown=delay, queue="bulk")
+
+    return _attempt(rows, backend, send, retry_later)
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+
+def deliveries_dispatch(*, delivery_ids: list[int], priority: str) -> None:
+    """Queue tasks for these rows on the queue of their priority: urgent one task per row (any
+    free worker takes each at once), the rest in batches of ``DELIVERY_BATCH_SIZE``."""
+    from notifications.delivery import tasks
+
+    if not delivery_ids:
+        return
+    queue = policy.queue_for(priority)
+    if priority == Priority.URGENT:
+        for delivery_id in delivery_ids:
+            tasks.deliver.apply_async((delivery_id,), queue=queue)
+        return
+    size = settings.DELIVERY_BATCH_SIZE
+    for start in range(0, len(delivery_ids), size):
+        tasks.deliver_batch.apply_async((list(delivery_ids[start : start + size]),), queue=queue)
+
+
+def deliveries_enqueue_due(*, limit: int = 5000) -> int:
+    """Queue every row that is due now (see ``selectors.due_deliveries``). Idempotent: a row
+    queued twice is sent once. Returns the number of rows queued."""
+    from notifications.delivery import tasks
+
+    by_priority: dict[str, list[int]] = defaultdict(list)
+    digest_users: set[int] = set()
+    count = 0
+    for delivery_id, channel, priority, recipient_id in due_deliveries(now=timezone.now(), limit=limit):
+        count += 1
+        if channel == Channel.EMAIL and priority == Priority.LOW:
+            digest_users.add(recipient_id)
+        else:
+            by_priority[priority].append(delivery_id)
+    for priority, ids in by_priority.items():
+        deliveries_dispatch(delivery_ids=ids, priority=priority)
+    for user_id in sorted(digest_users):
+        tasks.send_email_digest.apply_async((user_id,), queue="bulk")
+    if count:
+        logger.info("Queued %d due deliveries (%d digests)", count, len(digest_users))
+    return count
+
+
+def delivery_retry(*, delivery: Delivery) -> bool:
+    """Give a failed or dead row a fresh set of attempts and send it after commit.
+
+    Returns False (and changes nothing) for a row already sent.
+    """
+    updated = Delivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SENT).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, last_error=""
+    )
+    if not updated:
+        return False
+    from notifications.delivery import tasks
+
+    priority = delivery.notification.priority
+    transaction.on_commit(
+        lambda: tasks.deliver.apply_async((delivery.pk,), queue=policy.queue_for(priority))
+    )
+    return True
+
+
+def push_subscription_save(
+    *, user, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
+) -> PushSubscription:
+    """Register (or move to ``user``) a browser's push subscription; the endpoint is unique."""
+    subscription, _ = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={"user": user, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]},
+    )
+    return subscription
+
+
+def push_subscription_delete(*, user, endpoint: str) -> bool:
+    """Forget a browser's subscription; only its owner can. Returns whether one was removed."""
+    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    return bool(deleted)

@@ -1,0 +1,154 @@
+"""Fixtures for delivery tests: real HTTP servers on loopback standing in for providers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class ProviderServer:
+    """A real HTTP server on 127.0.0.1 that answers from a script of status codes per path.
+
+    ``answer(path, 503, 503)`` makes the next two requests to ``path`` fail; after the script
+    runs out, requests get ``default_status``. Every request is recorded in ``requests``.
+    """
+
+    def __init__(self):
+        self.requests: list[ReceivedRequest] = []
+        self.default_status = 200
+        self._scripts: dict[str, deque[int]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with server._lock:
+                    server.requests.append(
+                        ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+                    )
+                    number = len(server.requests)
+                    script = server._scripts[self.path]
+                    status = script.popleft() if script else server.default_status
+                payload = json.dumps({"id": f"msg-{number}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Location", f"/messages/msg-{number}")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address
+        return f"http://{host}:{port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    def answer(self, path: str, *statuses: int) -> None:
+        with self._lock:
+            self._scripts[path].extend(statuses)
+
+    def requests_to(self, path: str) -> list[ReceivedRequest]:
+        return [request for request in self.requests if request.path == path]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def provider_server():
+    server = ProviderServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sms_provider(provider_server, settings):
+    """The HTTP SMS backend pointed at a local server (``/sms``)."""
+    settings.DELIVERY_BACKENDS = {
+        **settings.DELIVERY_BACKENDS,
+        "sms": "notifications.delivery.backends.sms.HttpSmsBackend",
+    }
+    settings.SMS_API_URL = provider_server.url("/sms")
+    settings.SMS_API_KEY = "sms-test-key"
+    settings.SMS_SENDER = "Herald"
+    return provider_server
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Retries due at once (no backoff) so eager tasks run the whole retry chain inline."""
+    settings.DELIVERY_RETRY_BASE_SECONDS = 0
+    settings.DELIVERY_MAX_ATTEMPTS = 4
+    settings.DELIVERY_BREAKER_THRESHOLD = 100
+    return settings
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def vapid(settings):
+    """A fresh VAPID key pair (py_vapid), configured the way the environment would."""
+    from py_vapid import Vapid, b64urlencode
+
+    key = Vapid()
+    key.generate_keys()
+    private_number = key.private_key.private_numbers().private_value.to_bytes(32, "big")
+    public_point = key.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    settings.VAPID_PRIVATE_KEY = b64urlencode(private_number)
+    settings.VAPID_PUBLIC_KEY = b64urlencode(public_point)
+    settings.VAPID_SUBJECT = "mailto:ops@herald.test"
+    settings.DELIVERY_BACKENDS = {
+        **settings.DELIVERY_BACKENDS,
+        "push": "notifications.delivery.backends.webpush.WebPushBackend",
+    }
+    return key
+
+
+@pytest.fixture
+def browser_keys():
+    """What a browser's PushManager.subscribe() hands over: its P-256 public key and auth secret."""
+
+    def make() -> dict[str, str]:
+        private = ec.generate_private_key(ec.SECP256R1())
+        public = private.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {"p256dh": _b64url(public), "auth": _b64url(os.urandom(16))}
+
+    return make
