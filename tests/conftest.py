@@ -35,3 +35,38 @@ def celery_runs_tasks_inline():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = False
+
+
+class NotificationOutbox:
+    """What the pipeline sent, per channel, in this test (see ``notifications/outbox.py``)."""
+
+    def __init__(self, sent: list):
+        self.sent = sent
+
+    def for_user(self, user, *, channel: str | None = None) -> list:
+        user_id = getattr(user, "pk", user)
+        return [
+            item
+            for item in self.sent
+            if item.user_id == user_id and (channel is None or item.channel == channel)
+        ]
+
+    def kinds_for(self, user, *, channel: str = "in_app") -> list[str]:
+        return [item.kind for item in self.for_user(user, channel=channel)]
+
+    def channels_for(self, user, *, kind: str | None = None) -> set[str]:
+        return {item.channel for item in self.for_user(user) if kind is None or item.kind == kind}
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+@pytest.fixture
+def notification_outbox():
+    """Capture in-app pushes and provider sends: ``notification_outbox.kinds_for(user,
+    channel="email")``. Real sends still happen; this only records them."""
+    from notifications import outbox
+
+    sent = outbox.enable()
+    yield NotificationOutbox(sent)
+    outbox.disable()

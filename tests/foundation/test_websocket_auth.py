@@ -49,8 +49,11 @@ async def test_logged_in_socket_receives_its_own_group_only():
     layer = get_channel_layer()
     await layer.group_send(user_group(bob_id), {"type": "notification.created", "id": 1, "unread": 1})
     await layer.group_send(user_group(alice_id), {"type": "notification.created", "id": 2, "unread": 3})
-    message = await ws.receive_json_from(timeout=2)
-    assert message == {"type": "notification.created", "id": 2, "unread": 3}
+    fragment = await ws.receive_from(timeout=2)
+    assert 'id="notification-2"' in fragment
+    assert 'id="notification-1"' not in fragment
+    assert '<span id="notification-badge" class="badge" hx-swap-oob="true"' in fragment
+    assert ">3</span>" in fragment
     assert await ws.receive_nothing(timeout=0.3)
     await ws.disconnect()
 

@@ -1,0 +1,141 @@
+"""Counters in Django's cache: unread badges and rate-limit windows.
+
+On Redis (``RedisCache``) a whole batch of keys is changed by one server-side script on the cache's
+own connection, so a fan-out to thousands of users costs one round trip per thousand keys and each
+change is atomic. In embedded mode (local memory) the same functions loop over ``cache.incr``.
+
+The unread counter is an accelerator: it may be missing (eviction, FLUSHDB, restart) and is then
+rebuilt from the database; it expires after a day so any drift heals on its own.
+"""
+
+from collections.abc import Iterable
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+UNREAD_TTL_SECONDS = 24 * 3600
+BATCH = 1000
+
+# Add ARGV[1] to each existing key; a missing key stays missing (-1), one that would go negative
+# is deleted (-1) so the next read rebuilds it from the database.
+_INCR_EXISTING = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    local value = redis.call('INCRBY', key, ARGV[1])
+    if value < 0 then redis.call('DEL', key); value = -1 end
+    out[i] = value
+  else
+    out[i] = -1
+  end
+end
+return out
+"""
+
+# Add 1 to each key, creating it with a time to live when new (a fixed rate-limit window).
+_INCR_WINDOW = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('INCR', key)
+  if value == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  out[i] = value
+end
+return out
+"""
+
+
+def _redis_client():
+    """The Redis connection of Django's own cache backend, or None when it is not Redis."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(None, write=True)
+    return None
+
+
+def _run_script(source: str, keys: list[str], arg: int) -> list[int]:
+    client = _redis_client()
+    script = client.register_script(source)
+    results: list[int] = []
+    for start in range(0, len(keys), BATCH):
+        chunk = [cache.make_and_validate_key(key) for key in keys[start : start + BATCH]]
+        results.extend(int(value) for value in script(keys=chunk, args=[arg]))
+    return results
+
+
+def incr_existing_many(keys: list[str], delta: int) -> list[int | None]:
+    """Add ``delta`` to each key that exists; None for a missing key. Atomic per key."""
+    if not keys:
+        return []
+    if _redis_client() is not None:
+        return [None if value < 0 else value for value in _run_script(_INCR_EXISTING, keys, delta)]
+    results: list[int | None] = []
+    for key in keys:
+        try:
+            value = cache.incr(key, delta)
+        except ValueError:
+            value = None
+        if value is not None and value < 0:
+            cache.delete(key)
+            value = None
+        results.append(value)
+    return results
+
+
+def incr_window_many(keys: list[str], *, ttl: int) -> list[int]:
+    """Add 1 to each key, starting a window of ``ttl`` seconds for a new key; new values."""
+    if not keys:
+        return []
+    if _redis_client() is not None:
+        return _run_script(_INCR_WINDOW, keys, ttl)
+    results = []
+    for key in keys:
+        cache.add(key, 0, ttl)
+        try:
+            results.append(cache.incr(key))
+        except ValueError:  # Expired between add and incr: a new window.
+            cache.set(key, 1, ttl)
+            results.append(1)
+    return results
+
+
+def unread_key(user_id: int) -> str:
+    return f"notifications:unread:{user_id}"
+
+
+def get_unread_many(user_ids: Iterable[int]) -> dict[int, int]:
+    """Cached unread counts of the users that have one (misses are left out)."""
+    keys = {unread_key(user_id): user_id for user_id in user_ids}
+    if not keys:
+        return {}
+    found = cache.get_many(list(keys))
+    return {keys[key]: int(value) for key, value in found.items()}
+
+
+def store_unread_many(counts: dict[int, int]) -> None:
+    """Store rebuilt counts, keeping any value another process stored first."""
+    if not counts:
+        return
+    client = _redis_client()
+    if client is None:
+        for user_id, count in counts.items():
+            cache.add(unread_key(user_id), count, UNREAD_TTL_SECONDS)
+        return
+    pipeline = client.pipeline(transaction=False)
+    for user_id, count in counts.items():
+        key = cache.make_and_validate_key(unread_key(user_id))
+        pipeline.set(key, count, ex=UNREAD_TTL_SECONDS, nx=True)
+    pipeline.execute()
+
+
+def adjust_unread_many(deltas: dict[int, int]) -> None:
+    """Apply per-user changes to the counters that exist (missing ones rebuild on read)."""
+    by_delta: dict[int, list[int]] = {}
+    for user_id, delta in deltas.items():
+        if delta:
+            by_delta.setdefault(delta, []).append(user_id)
+    for delta, user_ids in by_delta.items():
+        incr_existing_many([unread_key(user_id) for user_id in user_ids], delta)
+
+
+def forget_unread(user_id: int) -> None:
+    cache.delete(unread_key(user_id))

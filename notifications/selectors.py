@@ -1,0 +1,110 @@
+"""Reads of the notifications app: what views, consumers and other apps show or target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from notifications import counters
+from notifications.kinds import user_facing_kinds
+from notifications.models import Channel, Notification, Preference, QuietHours, Subscription
+
+PAGE_SIZE = 20
+CATCH_UP_LIMIT = 50
+
+
+def visible_notifications(*, user) -> QuerySet[Notification]:
+    """The rows ``user``'s notification center shows (not dismissed, in-app on)."""
+    return Notification.objects.filter(recipient=user, in_app=True, dismissed_at__isnull=True)
+
+
+def notification_list(
+    *,
+    user,
+    before_id: int | None = None,
+    unread_only: bool = False,
+    kind: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[Notification]:
+    """``user``'s notifications newest first; the next page is ``before_id=<last id shown>``."""
+    rows = visible_notifications(user=user)
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    if unread_only:
+        rows = rows.filter(is_read=False)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return list(rows.order_by("-id")[:limit])
+
+
+def notifications_after(*, user, last_id: int, limit: int = CATCH_UP_LIMIT) -> list[Notification]:
+    """What ``user`` has not seen yet: rows after ``last_id``, oldest first (the catch-up).
+
+    Capped at ``limit`` (the newest ones); the badge carries the full unread count anyway.
+    """
+    rows = visible_notifications(user=user).filter(pk__gt=last_id).order_by("-id")[:limit]
+    return list(reversed(rows))
+
+
+def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
+    """Unread counts from the cache; misses are rebuilt with one grouped query and stored."""
+    user_ids = list(dict.fromkeys(user_ids))
+    found = counters.get_unread_many(user_ids)
+    missing = [user_id for user_id in user_ids if user_id not in found]
+    if missing:
+        rebuilt = dict.fromkeys(missing, 0)
+        rebuilt.update(
+            Notification.objects.filter(recipient_id__in=missing, is_read=False, in_app=True)
+            .values("recipient_id")
+            .annotate(count=Count("id"))
+            .order_by()
+            .values_list("recipient_id", "count")
+        )
+        counters.store_unread_many(rebuilt)
+        found.update(rebuilt)
+    return found
+
+
+def unread_count(*, user) -> int:
+    """The badge number: read from the cache, counted in the database only on a miss."""
+    return unread_counts([user.pk])[user.pk]
+
+
+def subscribers(*, topic: str, kind: str | None = None) -> QuerySet:
+    """Users following ``topic``; with ``kind``, only those whose subscription covers it."""
+    follows = Subscription.objects.filter(user=OuterRef("pk"), topic=topic)
+    if kind:
+        if connection.features.supports_json_field_contains:
+            covers = Q(kinds__contains=[kind])
+        else:  # SQLite (embedded mode): match the quoted key in the JSON text.
+            covers = Q(kinds__icontains=f'"{kind}"')
+        follows = follows.filter(Q(kinds=[]) | covers)
+    return get_user_model().objects.filter(Exists(follows), is_active=True)
+
+
+def subscriptions_of(*, user) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(user=user).order_by("topic")
+
+
+def preference_matrix(*, user) -> dict[str, dict[str, bool]]:
+    """kind key → channel → enabled, for every user-facing kind (defaults where no row)."""
+    chosen = {
+        (kind, channel): enabled
+        for kind, channel, enabled in Preference.objects.filter(user=user).values_list(
+            "kind", "channel", "enabled"
+        )
+    }
+    return {
+        kind.key: {
+            channel: chosen.get((kind.key, channel), kind.default_enabled(channel))
+            for channel in Channel.values
+        }
+        for kind in user_facing_kinds()
+    }
+
+
+def quiet_hours_of(*, user) -> QuietHours | None:
+    return QuietHours.objects.filter(user=user).first()

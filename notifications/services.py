@@ -1,0 +1,560 @@
+"""Writes of the notifications app. ``notify`` is the only code that creates Notification rows.
+
+Every function here is meant to run inside the caller's transaction: whatever leaves the database
+(socket pushes, counter changes, delivery tasks) is scheduled with ``transaction.on_commit``, so a
+rolled-back transaction sends nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.template.loader import select_template
+from django.utils import timezone
+
+from notifications import counters
+from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
+from notifications.models import (
+    EXTERNAL_CHANNELS,
+    Channel,
+    ContactPoint,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    Preference,
+    Priority,
+    PushSubscription,
+    QuietHours,
+    Silenced,
+    Subscription,
+)
+
+CHUNK_SIZE = 2000
+PUSH_BATCH_SIZE = 1000
+QUEUE_BY_PRIORITY = {
+    Priority.URGENT: "urgent",
+    Priority.HIGH: "default",
+    Priority.NORMAL: "default",
+    Priority.LOW: "bulk",
+}
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """What one ``notify`` call did.
+
+    ``created``: new rows; ``duplicates``: recipients that already had this ``dedupe_key``;
+    ``silenced``: rows stored without a toast (quiet hours or rate limit);
+    ``rate_limited``: of those, the ones past the recipient's rate limit for the kind.
+    """
+
+    created: int = 0
+    duplicates: int = 0
+    silenced: int = 0
+    rate_limited: int = 0
+    notification_ids: list[int] = field(default_factory=list)
+    delivery_ids: list[int] = field(default_factory=list)
+
+
+def queue_for(priority: str) -> str:
+    return QUEUE_BY_PRIORITY.get(priority, "default")
+
+
+def _recipient_filter(recipients) -> Q:
+    """A ``pk__in`` filter on User: a queryset stays a subquery, anything else becomes ids."""
+    user_model = get_user_model()
+    if isinstance(recipients, QuerySet):
+        if recipients.model is user_model:
+            return Q(pk__in=recipients.values("pk"))
+        return Q(pk__in=recipients)  # e.g. a values_list("user_id", flat=True) of another model
+    if isinstance(recipients, user_model):
+        return Q(pk=recipients.pk)
+    return Q(pk__in=[getattr(recipient, "pk", recipient) for recipient in recipients])
+
+
+def _channel_enabled(kind: Kind, channel: str):
+    """SQL: the user's Preference row for (kind, channel) if any, else the kind's default."""
+    choices = Preference.objects.filter(user=OuterRef("pk"), kind=kind.key, channel=channel)
+    if kind.default_enabled(channel):
+        return ~Exists(choices.filter(enabled=False))
+    return Exists(choices.filter(enabled=True))
+
+
+def _channel_annotations(kind: Kind) -> dict:
+    """One boolean per channel: enabled for this kind and the user has somewhere to send it."""
+    has_push = Exists(PushSubscription.objects.filter(user=OuterRef("pk")))
+    has_phone = Exists(ContactPoint.objects.filter(user=OuterRef("pk")).exclude(phone=""))
+    return {
+        "on_in_app": _channel_enabled(kind, Channel.IN_APP),
+        "on_email": ExpressionWrapper(
+            _channel_enabled(kind, Channel.EMAIL) & ~Q(email=""), output_field=BooleanField()
+        ),
+        "on_push": ExpressionWrapper(
+            _channel_enabled(kind, Channel.PUSH) & has_push, output_field=BooleanField()
+        ),
+        "on_sms": ExpressionWrapper(
+            _channel_enabled(kind, Channel.SMS) & has_phone, output_field=BooleanField()
+        ),
+    }
+
+
+def render_part(kind: Kind, part: str, context: dict) -> str:
+    return select_template(kind.template_names(part)).render(context).strip()
+
+
+def _quiet_until(user_filter: Q, now: datetime) -> dict[int, datetime]:
+    """Recipients inside their quiet hours now → when their window ends (one query)."""
+    user_model = get_user_model()
+    deferred = {}
+    for quiet in QuietHours.objects.filter(user__in=user_model.objects.filter(user_filter)):
+        window_end = quiet.window_end(now)
+        if window_end is not None:
+            deferred[quiet.user_id] = window_end
+    return deferred
+
+
+def _rate_limit_settings() -> tuple[int, int]:
+    return (
+        settings.NOTIFICATIONS_RATE_LIMIT_COUNT,
+        settings.NOTIFICATIONS_RATE_LIMIT_WINDOW_SECONDS,
+    )
+
+
+def rate_limit_window(now: datetime) -> int:
+    """The number of the fixed rate-limit window that ``now`` falls in."""
+    return int(now.timestamp()) // _rate_limit_settings()[1]
+
+
+def _chunks(items: list, size: int = CHUNK_SIZE):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def notify(
+    *,
+    kind: str,
+    recipients,
+    subject: models.Model | None = None,
+    context: dict | None = None,
+    dedupe_key: str | None = None,
+    priority: str | None = None,
+    url: str = "",
+) -> NotifyResult:
+    """Create one notification of ``kind`` per recipient and schedule its delivery after commit.
+
+    Call inside the caller's transaction. ``recipients`` is a User queryset (kept as a subquery,
+    so thousands cost no Python loop), an id queryset, or an iterable of users/ids. Recipients
+    who turned every channel off for the kind get no row. Idempotent per (recipient,
+    ``dedupe_key``): a repeat creates nothing and sends nothing. ``context`` must be
+    JSON-serialisable: it renders the kind's templates and is stored as ``data``.
+    """
+    kind_def = get_kind(kind)
+    priority = priority or kind_def.priority
+    if priority not in Priority.values:
+        raise ValueError(f"Unknown priority {priority!r}; one of {', '.join(Priority.values)}")
+    context = dict(context or {})
+    dedupe_key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
+    if len(dedupe_key) > Notification._meta.get_field("dedupe_key").max_length:
+        raise ValueError("dedupe_key is longer than 200 characters")
+    now = timezone.now()
+    urgent = priority == Priority.URGENT
+    user_model = get_user_model()
+    user_filter = _recipient_filter(recipients)
+
+    # 1. Recipients and their channels, decided in SQL.
+    annotations = _channel_annotations(kind_def)
+    any_channel = Q(on_in_app=True) | Q(on_email=True) | Q(on_push=True) | Q(on_sms=True)
+    targets = list(
+        user_model.objects.filter(user_filter, is_active=True)
+        .annotate(**annotations)
+        .filter(any_channel)
+        .values_list("pk", "on_in_app", "on_email", "on_push", "on_sms")
+        .order_by()
+    )
+    if not targets:
+        return NotifyResult()
+    quiet_until = {} if urgent else _quiet_until(user_filter, now)
+
+    # 2. Render once for everyone: the texts depend on the context, not on the recipient.
+    template_context = {**context, "subject": subject, "url": url, "kind": kind_def}
+    title = render_part(kind_def, "title.txt", template_context)[:200]
+    body = render_part(kind_def, "body.txt", template_context)
+    content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    object_id = subject.pk if subject is not None else None
+
+    # 3. Insert; a (recipient, dedupe_key) that exists is skipped by the database.
+    channels_of = {row[0]: row[1:] for row in targets}
+    created: list[tuple[int, int]] = []  # (notification id, recipient id)
+    for chunk in _chunks(targets):
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient_id=user_id,
+                    kind=kind,
+                    priority=priority,
+                    title=title,
+                    body=body,
+                    url=url,
+                    content_type=content_type,
+                    object_id=object_id,
+                    data=context,
+                    dedupe_key=dedupe_key,
+                    in_app=on_in_app,
+                    silenced=Silenced.QUIET_HOURS if on_in_app and user_id in quiet_until else "",
+                    created_at=now,
+                )
+                for user_id, on_in_app, *_ in chunk
+            ],
+            ignore_conflicts=True,
+        )
+        # The rows this call made: same key and the same creation instant.
+        created.extend(
+            Notification.objects.filter(
+                dedupe_key=dedupe_key, created_at=now, recipient_id__in=[row[0] for row in chunk]
+            ).values_list("pk", "recipient_id")
+        )
+    if not created:
+        return NotifyResult(duplicates=len(targets))
+
+    # 4. Rate limit per recipient and kind (urgent and the summary itself are never limited).
+    rate_limited: set[int] = set()
+    first_over: list[int] = []
+    if not urgent and kind != RATE_LIMIT_SUMMARY:
+        limit, window_seconds = _rate_limit_settings()
+        window = rate_limit_window(now)
+        counts = counters.incr_window_many(
+            [f"notifications:rate:{kind}:{user_id}:{window}" for _, user_id in created],
+            ttl=window_seconds + 60,
+        )
+        for (notification_id, user_id), count in zip(created, counts):
+            if count > limit:
+                rate_limited.add(notification_id)
+                if count == limit + 1:
+                    first_over.append(user_id)
+        for ids in _chunks(sorted(rate_limited)):
+            Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
+
+    # 5. One Delivery row per extra channel; quiet hours defer all but urgent.
+    deliveries = []
+    for notification_id, user_id in created:
+        if notification_id in rate_limited:
+            continue
+        _, on_email, on_push, on_sms = channels_of[user_id]
+        due = quiet_until.get(user_id, now)
+        for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms)):
+            if enabled:
+                deliveries.append(
+                    Delivery(
+                        notification_id=notification_id,
+                        channel=channel,
+                        status=DeliveryStatus.PENDING,
+                        next_attempt_at=due,
+                        created_at=now,
+                    )
+                )
+    for chunk in _chunks(deliveries):
+        Delivery.objects.bulk_create(chunk)
+    due_delivery_ids = [d.pk for d in deliveries if d.next_attempt_at <= now]
+
+    # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries.
+    in_app_recipients = [user_id for _, user_id in created if channels_of[user_id][0]]
+    toast_ids = [
+        notification_id
+        for notification_id, user_id in created
+        if channels_of[user_id][0]
+        and notification_id not in rate_limited
+        and user_id not in quiet_until
+    ]
+    transaction.on_commit(
+        lambda: _after_notify(
+            kind=kind,
+            priority=priority,
+            in_app_recipients=in_app_recipients,
+            toast_ids=toast_ids,
+            due_delivery_ids=due_delivery_ids,
+            first_over=first_over,
+            now=now,
+        )
+    )
+    silenced_count = len(in_app_recipients) - len(toast_ids)
+    return NotifyResult(
+        created=len(created),
+        duplicates=len(targets) - len(created),
+        silenced=silenced_count,
+        rate_limited=len(rate_limited),
+        notification_ids=[notification_id for notification_id, _ in created],
+        delivery_ids=[d.pk for d in deliveries],
+    )
+
+
+def _after_notify(
+    *,
+    kind: str,
+    priority: str,
+    in_app_recipients: list[int],
+    toast_ids: list[int],
+    due_delivery_ids: list[int],
+    first_over: list[int],
+    now: datetime,
+) -> None:
+    from notifications import tasks
+    from notifications.delivery import enqueue_deliveries
+
+    counters.adjust_unread_many({user_id: 1 for user_id in in_app_recipients})
+    queue = queue_for(priority)
+    for ids in _chunks(toast_ids, PUSH_BATCH_SIZE):
+        tasks.push_in_app.apply_async(args=[ids], queue=queue)
+    if due_delivery_ids:
+        enqueue_deliveries(due_delivery_ids, priority=priority)
+    if first_over:
+        window = rate_limit_window(now)
+        window_end = (window + 1) * _rate_limit_settings()[1]
+        tasks.send_rate_limit_summaries.apply_async(
+            kwargs={"kind": kind, "user_ids": first_over, "window": window},
+            countdown=max(0, window_end - int(now.timestamp())),
+            queue="default",
+        )
+
+
+def rate_limit_summaries_send(*, kind: str, user_ids: list[int], window: int) -> int:
+    """One "and N more" notification per user for the rows of ``kind`` the rate limit silenced
+    in ``window``. Idempotent (one summary per user, kind and window). Returns rows created."""
+    from django.db.models import Count
+
+    window_seconds = _rate_limit_settings()[1]
+    start = datetime.fromtimestamp(window * window_seconds, tz=dt_timezone.utc)
+    end = datetime.fromtimestamp((window + 1) * window_seconds, tz=dt_timezone.utc)
+    silenced_counts = (
+        Notification.objects.filter(
+            recipient_id__in=user_ids,
+            kind=kind,
+            silenced=Silenced.RATE_LIMIT,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        .values("recipient_id")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    users_by_count: dict[int, list[int]] = {}
+    for row in silenced_counts:
+        users_by_count.setdefault(row["count"], []).append(row["recipient_id"])
+    created = 0
+    label = get_kind(kind).label
+    with transaction.atomic():
+        for count, users in users_by_count.items():
+            created += notify(
+                kind=RATE_LIMIT_SUMMARY,
+                recipients=users,
+                context={"summarised_kind": kind, "summarised_label": label, "count": count},
+                dedupe_key=f"rate-limit:{kind}:{window}",
+                url="/notifications/",
+            ).created
+    return created
+
+
+# --- Read state -----------------------------------------------------------------------------
+
+
+def _visible(user) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user, in_app=True, dismissed_at__isnull=True)
+
+
+def _unread_changed(user_id: int, delta: int) -> None:
+    """After commit: move the user's counter by ``delta`` and refresh the badge on open pages."""
+    if not delta:
+        return
+
+    def apply():
+        from notifications import push
+
+        counters.adjust_unread_many({user_id: delta})
+        push.push_badges([user_id])
+
+    transaction.on_commit(apply)
+
+
+def notification_mark_read(*, user, notification_id: int) -> bool:
+    """Mark one of ``user``'s notifications read. Idempotent: True only when it changed.
+
+    Raises Notification.DoesNotExist for another user's (or a dismissed) notification.
+    """
+    mine = _visible(user).filter(pk=notification_id)
+    changed = mine.filter(is_read=False).update(is_read=True, read_at=timezone.now())
+    if not changed and not mine.exists():
+        raise Notification.DoesNotExist(notification_id)
+    _unread_changed(user.pk, -changed)
+    return bool(changed)
+
+
+def notification_mark_unread(*, user, notification_id: int) -> bool:
+    """Mark one of ``user``'s notifications unread again. Idempotent; raises DoesNotExist."""
+    mine = _visible(user).filter(pk=notification_id)
+    changed = mine.filter(is_read=True).update(is_read=False, read_at=None)
+    if not changed and not mine.exists():
+        raise Notification.DoesNotExist(notification_id)
+    _unread_changed(user.pk, changed)
+    return bool(changed)
+
+
+def notification_mark_all_read(*, user) -> int:
+    """Mark every unread notification of ``user`` read; returns how many changed."""
+    changed = _visible(user).filter(is_read=False).update(is_read=True, read_at=timezone.now())
+    _unread_changed(user.pk, -changed)
+    return changed
+
+
+def notification_dismiss(*, user, notification_id: int) -> bool:
+    """Hide one notification from the center (it counts as read). Idempotent; raises
+    DoesNotExist for another user's notification."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .filter(recipient=user, in_app=True, pk=notification_id)
+            .only("pk", "is_read", "read_at", "dismissed_at")
+            .get()
+        )
+        if notification.dismissed_at is not None:
+            return False
+        now = timezone.now()
+        was_unread = not notification.is_read
+        Notification.objects.filter(pk=notification.pk).update(
+            dismissed_at=now, is_read=True, read_at=notification.read_at or now
+        )
+        _unread_changed(user.pk, -1 if was_unread else 0)
+    return True
+
+
+def notification_record_seen(*, user, notification_ids: Iterable[int]) -> int:
+    """Record the first time these notifications were shown to ``user`` (others' are ignored)."""
+    return (
+        Notification.objects.filter(recipient=user, pk__in=list(notification_ids), seen_at=None)
+        .update(seen_at=timezone.now())
+    )
+
+
+def notification_record_click(*, user, notification_id: int) -> Notification:
+    """The user followed the notification's link: record the first click and mark it read.
+
+    Returns the notification (for its url); raises DoesNotExist for another user's.
+    """
+    notification = _visible(user).get(pk=notification_id)
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk, clicked_at=None).update(clicked_at=now)
+    Notification.objects.filter(pk=notification.pk, seen_at=None).update(seen_at=now)
+    notification_mark_read(user=user, notification_id=notification.pk)
+    notification.refresh_from_db()
+    return notification
+
+
+# --- Subscriptions and preferences ----------------------------------------------------------
+
+
+def _validate_kinds(kinds: Iterable[str] | None) -> list[str]:
+    kinds = sorted(set(kinds or []))
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"Unknown notification kind(s): {', '.join(unknown)}")
+    return kinds
+
+
+def subscription_follow(*, user, topic: str, kinds: Iterable[str] | None = None) -> Subscription:
+    """``user`` follows ``topic`` (``topics.topic_for(obj)``) for ``kinds`` (None/empty = all).
+    Idempotent: following again updates the kinds."""
+    subscription, _ = Subscription.objects.update_or_create(
+        user=user, topic=topic, defaults={"kinds": _validate_kinds(kinds)}
+    )
+    return subscription
+
+
+def subscription_unfollow(*, user, topic: str) -> bool:
+    """Stop following ``topic``. Idempotent: False when there was nothing to remove."""
+    deleted, _ = Subscription.objects.filter(user=user, topic=topic).delete()
+    return bool(deleted)
+
+
+def preference_set(*, user, kind: str, channel: str, enabled: bool) -> Preference:
+    """Turn one (kind, channel) on or off for ``user``; idempotent."""
+    get_kind(kind)
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel {channel!r}")
+    preference, _ = Preference.objects.update_or_create(
+        user=user, kind=kind, channel=channel, defaults={"enabled": enabled}
+    )
+    return preference
+
+
+def quiet_hours_set(*, user, start: time, end: time, time_zone: str = "UTC") -> QuietHours:
+    """Set ``user``'s daily quiet hours (``end`` before ``start`` wraps midnight)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"Unknown time zone {time_zone!r}") from None
+    quiet, _ = QuietHours.objects.update_or_create(
+        user=user, defaults={"start": start, "end": end, "time_zone": time_zone}
+    )
+    return quiet
+
+
+def quiet_hours_clear(*, user) -> bool:
+    deleted, _ = QuietHours.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+# --- Retention ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    read: int
+    unread: int
+
+
+def _purge_where(condition: Q, *, batch_size: int) -> tuple[int, set[int]]:
+    """Delete rows matching ``condition`` in key ranges of at most ``batch_size`` rows, each in
+    its own short transaction, so no lock is held for long. Returns (rows, recipients)."""
+    total, after, recipients = 0, 0, set()
+    while True:
+        ids = list(
+            Notification.objects.filter(condition, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total, recipients
+        with transaction.atomic():
+            in_range = Notification.objects.filter(condition, pk__gte=ids[0], pk__lte=ids[-1])
+            recipients.update(in_range.values_list("recipient_id", flat=True).distinct())
+            deleted, per_model = in_range.delete()
+        total += per_model.get(Notification._meta.label, 0)
+        after = ids[-1]
+
+
+def notifications_purge(*, now: datetime | None = None) -> PurgeResult:
+    """Delete read rows older than NOTIFICATIONS_READ_RETENTION_DAYS (by read time) and unread
+    rows older than NOTIFICATIONS_UNREAD_RETENTION_DAYS (by creation). Idempotent."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    batch_size = settings.NOTIFICATIONS_PURGE_BATCH_SIZE
+    read_cutoff = now - timedelta(days=settings.NOTIFICATIONS_READ_RETENTION_DAYS)
+    unread_cutoff = now - timedelta(days=settings.NOTIFICATIONS_UNREAD_RETENTION_DAYS)
+    read, _ = _purge_where(Q(is_read=True, read_at__lt=read_cutoff), batch_size=batch_size)
+    unread, touched = _purge_where(
+        Q(is_read=False, created_at__lt=unread_cutoff), batch_size=batch_size
+    )
+    # Unread rows went away: those badges are rebuilt from the database on their next read.
+    for user_id in touched:
+        counters.forget_unread(user_id)
+    return PurgeResult(read=read, unread=unread)

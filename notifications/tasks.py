@@ -1,0 +1,29 @@
+"""Celery tasks of the notifications app: thin, idempotent, given ids."""
+
+import logging
+
+from celery import shared_task
+
+from notifications import push, services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="notifications.tasks.push_in_app", ignore_result=True)
+def push_in_app(notification_ids: list[int]) -> int:
+    """Push new notifications to their recipients' open pages (at-least-once)."""
+    return push.push_notifications(notification_ids)
+
+
+@shared_task(name="notifications.tasks.send_rate_limit_summaries", ignore_result=True)
+def send_rate_limit_summaries(*, kind: str, user_ids: list[int], window: int) -> int:
+    """At the end of a rate-limit window: one "and N more" per user (idempotent)."""
+    return services.rate_limit_summaries_send(kind=kind, user_ids=user_ids, window=window)
+
+
+@shared_task(name="notifications.tasks.purge_notifications", ignore_result=True)
+def purge_notifications() -> dict:
+    """Nightly: delete read rows past retention (and very old unread ones), in small batches."""
+    result = services.notifications_purge()
+    logger.info("Purged notifications: %s read, %s unread", result.read, result.unread)
+    return {"read": result.read, "unread": result.unread}

@@ -1,0 +1,30 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from notifications.models import ContactPoint, PushSubscription
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"member{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+
+
+class PushSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PushSubscription
+
+    user = factory.SubFactory(UserFactory)
+    endpoint = factory.Sequence(lambda n: f"https://push.example.org/send/{n}")
+    p256dh = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+    auth = "tBHItJI5svbpez7KI4CCXg"
+
+
+class ContactPointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactPoint
+
+    user = factory.SubFactory(UserFactory)
+    phone = factory.Sequence(lambda n: f"+4915100{n:05d}")
