@@ -14,6 +14,7 @@ from daphne.cli import CommandLineInterface
 from django.core.management.base import BaseCommand
 
 from config.celery import app
+from config.websocket_shutdown import RestartAwareServer
 
 logger = logging.getLogger(__name__)
 
@@ -57,4 +58,6 @@ class Command(BaseCommand):
             start_embedded_beat()
             self.stdout.write("Celery worker and beat running in this process.")
         self.stdout.write(f"Herald serving on http://{host}:{port}/")
-        CommandLineInterface().run(["--bind", host, "--port", str(port), "config.asgi:application"])
+        cli = CommandLineInterface()
+        cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
+        cli.run(["--bind", host, "--port", str(port), "config.asgi:application"])

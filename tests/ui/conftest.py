@@ -1,0 +1,179 @@
+"""Browser tests: Playwright driving Debian's Chromium against the real ASGI stack.
+
+The server is ``manage.py serve --web-only`` (daphne) in a subprocess on a free port, pointed at
+the test database of this run and at the same Redis, so the channel layer carries what the test
+process creates (``notify`` here, a socket push there). Tasks run eagerly in the server too.
+Tests use ``transactional_db``: rows committed here are visible to the server at once.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Playwright waits this long (ms) for an expectation before failing.
+EXPECT_TIMEOUT_MS = 5000
+IMG_DIR = ROOT / "docs" / "img"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created for this run (test_<name>)."""
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.fail("Browser tests need PostgreSQL: set DATABASE_URL to a postgres:// URL.")
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+class LiveServer:
+    """Daphne serving the project in a subprocess; can be stopped and started on the same port."""
+
+    def __init__(self, *, env: dict[str, str], port: int, log_path: Path):
+        self.env = env
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--web-only",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, as a process manager does on a restart; daphne closes its sockets first."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def asgi_server(transactional_db, tmp_path):
+    """A running server on the test database; stopped before pytest-django empties the tables."""
+    if not settings.REDIS_URL:
+        pytest.fail("Browser tests need Redis for the channel layer: set REDIS_URL.")
+    env = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST"))
+    }
+    env.update(
+        DATABASE_URL=test_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_TASK_ALWAYS_EAGER="true",
+        DEBUG="true",
+        LOG_LEVEL="WARNING",
+    )
+    server = LiveServer(env=env, port=free_port(), log_path=tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()
+    print(server.log_tail())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module. Missing Chromium is a failure, never a skip."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: the browser tests cannot run. "
+            "Install Debian's package: 'sudo apt-get install -y chromium' (make test does it)."
+        )
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    # Playwright's sync API keeps an event loop running on this thread, which Django reads as an
+    # async context; the ORM calls of these tests are plain synchronous code, so allow them only
+    # while the browser is up.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def open_page(browser, asgi_server):
+    """``open_page(user, path)``: a new browser context logged in as ``user`` showing ``path``."""
+    contexts = []
+
+    def _open(user, path: str = "/", *, viewport=None):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(
+            base_url=asgi_server.url, viewport=viewport or {"width": 1200, "height": 800}
+        )
+        context.add_cookies([{
+            "name": settings.SESSION_COOKIE_NAME,
+            "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+            "url": asgi_server.url,
+        }])
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(path)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
