@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from notifications import outbox
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
@@ -136,6 +137,14 @@ def _attempt(
         last_error="",
         next_attempt_at=None,
     )
+    for row in rows:
+        outbox.record(
+            channel=row.channel,
+            user_id=row.notification.recipient_id,
+            kind=row.notification.kind,
+            notification_id=row.notification_id,
+            payload={"provider_message_id": message_id or "", "batch_size": len(rows)},
+        )
     return SENT
 
 

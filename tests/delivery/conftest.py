@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 @dataclass
 class ReceivedRequest:
+    """One request as the server saw it; header names are lower-cased."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -46,7 +48,12 @@ class ProviderServer:
                 body = self.rfile.read(length)
                 with server._lock:
                     server.requests.append(
-                        ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+                        ReceivedRequest(
+                            "POST",
+                            self.path,
+                            {name.lower(): value for name, value in self.headers.items()},
+                            body,
+                        )
                     )
                     number = len(server.requests)
                     script = server._scripts[self.path]

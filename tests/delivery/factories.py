@@ -1,31 +1,21 @@
+"""Delivery rows as notify() leaves them; users and contact points come from the pipeline's."""
+
 import factory
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from notifications.models import (
-    Channel,
-    ContactPoint,
-    Delivery,
-    DeliveryStatus,
-    Notification,
-    Priority,
-    PushSubscription,
-)
+from notifications.models import Channel, Delivery, DeliveryStatus, Notification, Priority
+from tests.pipeline.factories import ContactPointFactory, PushSubscriptionFactory, UserFactory
 
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"reader{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.django.Password("herald-pass-123")
+__all__ = [
+    "ContactPointFactory",
+    "DeliveryFactory",
+    "NotificationFactory",
+    "PushSubscriptionFactory",
+    "UserFactory",
+]
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):
-    """A stored notification as notify() leaves it (delivery tests start after that point)."""
-
     class Meta:
         model = Notification
 
@@ -47,21 +37,3 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     channel = Channel.EMAIL
     status = DeliveryStatus.PENDING
     next_attempt_at = factory.LazyFunction(timezone.now)
-
-
-class ContactPointFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ContactPoint
-
-    user = factory.SubFactory(UserFactory)
-    phone = "+4915112345678"
-
-
-class PushSubscriptionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = PushSubscription
-
-    user = factory.SubFactory(UserFactory)
-    endpoint = factory.Sequence(lambda n: f"https://push.example.net/send/{n}")
-    p256dh = ""
-    auth = ""

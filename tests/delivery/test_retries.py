@@ -35,7 +35,7 @@ def test_provider_failing_twice_then_succeeding_ends_sent_after_three_attempts(
     assert delivery.sent_at is not None
     assert len(sms_provider.requests) == 3
     request = sms_provider.requests[-1]
-    assert request.headers["Authorization"] == "Bearer sms-test-key"
+    assert request.headers["authorization"] == "Bearer sms-test-key"
     assert request.json()["to"] == "+4915112345678"
     assert request.json()["from"] == "Herald"
 

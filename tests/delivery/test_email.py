@@ -1,0 +1,166 @@
+"""Email through Django's email framework, and the low-priority digest."""
+
+import socket
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from notifications.delivery import services, tasks
+from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.services import notify
+
+from .factories import DeliveryFactory, NotificationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def notify_email(user, key, *, priority=None, title="Quiz night"):
+    return notify(
+        kind="event_updated",
+        recipients=[user],
+        context={"event_title": title},
+        dedupe_key=key,
+        priority=priority,
+        url="/events/12/",
+    )
+
+
+def email_rows(user):
+    return Delivery.objects.filter(notification__recipient=user, channel=Channel.EMAIL)
+
+
+def test_notification_email_goes_out_after_commit_with_text_and_html(
+    django_capture_on_commit_callbacks, notification_outbox, settings
+):
+    settings.SITE_URL = "https://herald.example"
+    user = UserFactory(email="ada@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_email(user, "event:12:updated:v1")
+        assert mail.outbox == []  # nothing leaves before the commit
+
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"]
+    notification = user.notifications.get()
+    assert message.subject == notification.title
+    assert "https://herald.example/events/12/" in message.body
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    assert "https://herald.example/events/12/" in html
+    delivery = email_rows(user).get()
+    assert delivery.status == DeliveryStatus.SENT
+    assert delivery.provider_message_id == message.extra_headers["Message-ID"]
+    assert notification_outbox.kinds_for(user, channel="email") == ["event_updated"]
+
+
+def test_unreachable_smtp_server_is_a_retryable_failure(settings):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = closed_port
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    delivery = DeliveryFactory(channel=Channel.EMAIL)
+
+    assert tasks.deliver(delivery.pk) == services.FAILED
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "ConnectionRefusedError" in delivery.last_error
+
+
+def test_recipient_without_email_address_is_dead():
+    delivery = DeliveryFactory(notification=NotificationFactory(recipient=UserFactory(email="")))
+
+    assert tasks.deliver(delivery.pk) == services.DEAD
+
+
+def test_low_priority_emails_inside_the_window_go_out_as_one_digest(
+    django_capture_on_commit_callbacks, notification_outbox, settings
+):
+    settings.DELIVERY_DIGEST_WINDOW_SECONDS = 900
+    user = UserFactory()
+    other = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            notify_email(user, f"low:{number}", priority="low", title=f"Low news {number}")
+        notify_email(other, "low:other", priority="low")
+
+    # Held for the window: nothing sent yet, every row waits about one window.
+    assert mail.outbox == []
+    rows = list(email_rows(user).order_by("id"))
+    assert len(rows) == 3
+    for row in rows:
+        assert row.status == DeliveryStatus.PENDING
+        assert row.next_attempt_at > timezone.now() + timedelta(seconds=800)
+    assert services.deliveries_enqueue_due() == 0
+
+    # The window of the first one ends.
+    Delivery.objects.filter(pk=rows[0].pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+        created_at=timezone.now() - timedelta(seconds=901),
+    )
+    assert services.deliveries_enqueue_due() == 1
+
+    [digest] = mail.outbox
+    assert digest.to == [user.email]
+    assert digest.subject == "3 new notifications on Herald"
+    titles = list(user.notifications.values_list("title", flat=True))
+    assert all(title in digest.body for title in titles)
+    assert all(title in digest.alternatives[0][0] for title in titles)
+    sent = email_rows(user).values_list("status", "provider_message_id")
+    assert set(sent) == {(DeliveryStatus.SENT, digest.extra_headers["Message-ID"])}
+    assert email_rows(other).get().status == DeliveryStatus.PENDING
+    assert notification_outbox.kinds_for(user, channel="email") == ["event_updated"] * 3
+
+
+def test_a_single_low_priority_email_goes_out_as_itself_not_as_a_digest(
+    django_capture_on_commit_callbacks,
+):
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_email(user, "low:alone", priority="low")
+    email_rows(user).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    assert tasks.send_email_digest(user.pk) == services.SENT
+
+    [message] = mail.outbox
+    assert message.subject == user.notifications.get().title
+    assert tasks.send_email_digest(user.pk) == services.SKIPPED
+    assert len(mail.outbox) == 1
+
+
+def test_quiet_hours_deferred_email_is_sent_by_the_sweep_once_the_window_ends(
+    django_capture_on_commit_callbacks,
+):
+    from notifications.models import QuietHours
+
+    user = UserFactory()
+    now = timezone.now()
+    QuietHours.objects.create(
+        user=user,
+        start=(now - timedelta(hours=1)).time(),
+        end=(now + timedelta(hours=1)).time(),
+        time_zone="UTC",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_email(user, "event:12:updated:v2")
+
+    delivery = email_rows(user).get()
+    assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=50)
+    assert services.deliveries_enqueue_due() == 0
+    assert mail.outbox == []
+
+    # The night passes.
+    earlier = timezone.now() - timedelta(hours=2)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1), created_at=earlier
+    )
+    assert services.deliveries_enqueue_due() == 1
+
+    assert len(mail.outbox) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT
