@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from notifications import push, services
+from notifications.delivery import tasks as delivery_tasks  # noqa: F401  (registers them)
 
 logger = logging.getLogger(__name__)
 
