@@ -71,7 +71,7 @@ def push_notifications(notification_ids: Iterable[int]) -> int:
         .order_by("id")
         .values("id", "recipient_id", "priority", "kind", "title", "body", "url")
     )
-    counts = unread_counts(row["recipient_id"] for row in rows)
+    counts = unread_counts((row["recipient_id"] for row in rows), store=False)
     group_send_many(
         [
             (user_group(row["recipient_id"]), created_event(row, counts[row["recipient_id"]]))
@@ -92,7 +92,7 @@ def push_notifications(notification_ids: Iterable[int]) -> int:
 
 def push_badges(user_ids: Iterable[int]) -> None:
     """Refresh the badge on every open page of these users (after a read-state change)."""
-    counts = unread_counts(user_ids)
+    counts = unread_counts(user_ids, store=False)
     group_send_many(
         [
             (user_group(user_id), {"type": "unread.changed", "unread": count})

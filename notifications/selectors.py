@@ -49,8 +49,13 @@ def notifications_after(*, user, last_id: int, limit: int = CATCH_UP_LIMIT) -> l
     return list(reversed(rows))
 
 
-def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
-    """Unread counts from the cache; misses are rebuilt with one grouped query and stored."""
+def unread_counts(user_ids: Iterable[int], *, store: bool = True) -> dict[int, int]:
+    """Unread counts from the cache; misses are counted with one grouped query and stored.
+
+    Pushes made right after a commit pass ``store=False``: another transaction's on-commit
+    increment may still be on its way, and storing a count that already includes its row would
+    let that increment count it twice.
+    """
     user_ids = list(dict.fromkeys(user_ids))
     found = counters.get_unread_many(user_ids)
     missing = [user_id for user_id in user_ids if user_id not in found]
@@ -63,7 +68,8 @@ def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
             .order_by()
             .values_list("recipient_id", "count")
         )
-        counters.store_unread_many(rebuilt)
+        if store:
+            counters.store_unread_many(rebuilt)
         found.update(rebuilt)
     return found
 
