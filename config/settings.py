@@ -155,6 +155,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# Leaderboard scorer: a deterministic local scorer, or any OpenAI-compatible chat-completions API.
+LEADERBOARD_SCORER = env_str("LEADERBOARD_SCORER", "leaderboard.scorers.LocalScorer")
+LEADERBOARD_LLM_BASE_URL = env_str("LEADERBOARD_LLM_BASE_URL")
+LEADERBOARD_LLM_MODEL = env_str("LEADERBOARD_LLM_MODEL", "gpt-4o-mini")
+LEADERBOARD_LLM_API_KEY = env_str("LEADERBOARD_LLM_API_KEY")
+LEADERBOARD_LLM_TIMEOUT = env_int("LEADERBOARD_LLM_TIMEOUT", 30)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

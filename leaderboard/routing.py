@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from leaderboard.consumers import LeaderboardConsumer
+
+websocket_urlpatterns = [
+    path("ws/leaderboard/", LeaderboardConsumer.as_asgi()),
+]

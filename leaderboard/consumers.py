@@ -1,0 +1,28 @@
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from leaderboard import live
+from notifications.consumers import CLOSE_UNAUTHENTICATED
+
+
+class LeaderboardConsumer(AsyncWebsocketConsumer):
+    """An open leaderboard page: receives the board's fragments, which HTMX swaps by id."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_id = user.pk
+        self.joined = True
+        await self.channel_layer.group_add(live.GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(live.GROUP, self.channel_name)
+
+    async def leaderboard_changed(self, event):
+        around = await database_sync_to_async(live.render_around)(user_id=self.user_id)
+        await self.send(text_data=event["top"] + around)

@@ -1,0 +1,289 @@
+"""Writes of the leaderboard: games, scoring, score submits, the sorted set and its rebuild.
+
+The table is the record; the Redis sorted set and the live page are updated after commit.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from leaderboard import live, selectors, sorted_set
+from leaderboard.models import Game, GameSession, LeaderboardEntry
+from leaderboard.scorers import Chapter, ScoringRequest, get_scorer
+from notifications.services import notify
+
+logger = logging.getLogger(__name__)
+
+REBUILD_PENDING_KEY = "leaderboard:rebuild-pending"
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    user_id: int
+    old_total: int
+    new_total: int
+
+
+def game_create(*, title: str, players: Iterable, chapters: list[dict]) -> Game:
+    """A game in play. ``chapters``: ``[{"title", "text", "answers": {player id: text}}]``."""
+    players = list(players)
+    if not players:
+        raise ValueError("A ranked game needs at least one player.")
+    if not chapters:
+        raise ValueError("A ranked game needs at least one chapter.")
+    normalised = [
+        {
+            "title": str(chapter["title"]),
+            "text": str(chapter.get("text", "")),
+            "answers": {str(pid): str(text) for pid, text in chapter.get("answers", {}).items()},
+        }
+        for chapter in chapters
+    ]
+    with transaction.atomic():
+        game = Game.objects.create(title=title, chapters=normalised)
+        game.players.set(players)
+    return game
+
+
+def game_end(*, game: Game) -> bool:
+    """Move a game from playing to ended and queue its scoring after commit.
+
+    Guarded in the database: only the first call for a game does anything (answers False after).
+    """
+    from leaderboard.tasks import game_score_task
+
+    with transaction.atomic():
+        ended = Game.objects.filter(pk=game.pk, status=Game.Status.PLAYING).update(
+            status=Game.Status.ENDED, ended_at=timezone.now()
+        )
+        if ended:
+            game_score_task.delay_on_commit(game.pk)
+    game.refresh_from_db(fields=["status", "ended_at"])
+    return bool(ended)
+
+
+def _scoring_request(game: Game) -> ScoringRequest:
+    players = {user.pk: user.get_username() for user in game.players.order_by("pk")}
+    chapters = [
+        Chapter(
+            title=chapter["title"],
+            text=chapter.get("text", ""),
+            answers={int(pid): text for pid, text in chapter.get("answers", {}).items()},
+        )
+        for chapter in game.chapters
+    ]
+    return ScoringRequest(game_id=game.pk, title=game.title, chapters=chapters, players=players)
+
+
+def game_score(*, game_id: int) -> bool:
+    """Score an ended game exactly once; answers False when there was nothing to do.
+
+    The scorer (maybe a network call) runs outside any transaction; the results are stored
+    only by the caller that wins the guarded ``ended -> scored`` transition, so a task that
+    runs twice (or twice at once) scores the game once. Raises ``ScorerError`` for a retry.
+    """
+    game = Game.objects.get(pk=game_id)
+    if game.status != Game.Status.ENDED:
+        return False
+    Game.objects.filter(pk=game_id).update(scoring_attempts=F("scoring_attempts") + 1)
+    request = _scoring_request(game)
+    try:
+        results = get_scorer().score(request)
+    except Exception as exc:
+        Game.objects.filter(pk=game_id).update(last_scoring_error=str(exc)[:2000])
+        raise
+    with transaction.atomic():
+        won = Game.objects.filter(pk=game_id, status=Game.Status.ENDED).update(
+            status=Game.Status.SCORED, scored_at=timezone.now(), last_scoring_error=""
+        )
+        if not won:
+            return False
+        sessions = [
+            GameSession(
+                game=game,
+                player_id=player_id,
+                total_score=sum(chapter.score for chapter in results[player_id]),
+                chapter_scores=[
+                    {
+                        "chapter": index + 1,
+                        "title": request.chapters[index].title,
+                        "score": chapter.score,
+                        "comment": chapter.comment,
+                    }
+                    for index, chapter in enumerate(results[player_id])
+                ],
+            )
+            for player_id in request.players
+        ]
+        GameSession.objects.bulk_create(sessions)
+        for session in sessions:
+            score_submit(user_id=session.player_id, points=session.total_score, games=1)
+        _notify_game_scored(game=game, sessions=sessions)
+    return True
+
+
+def _notify_game_scored(*, game: Game, sessions: list[GameSession]) -> None:
+    """One "game scored" per player, with the rank after every player's points are in."""
+    url = reverse("leaderboard:game", args=[game.pk])
+    for session in sessions:
+        entry_total = LeaderboardEntry.objects.values_list("total_score", flat=True).get(
+            user_id=session.player_id
+        )
+        notify(
+            kind="game_scored",
+            recipients=[session.player_id],
+            subject=game,
+            context={
+                "game_id": game.pk,
+                "game_title": game.title,
+                "score": session.total_score,
+                "leaderboard_total": entry_total,
+                "rank": selectors.rank_for_db(user_id=session.player_id),
+                "chapters": session.chapter_scores,
+            },
+            dedupe_key=f"leaderboard:game:{game.pk}:scored",
+            url=url,
+        )
+
+
+def score_submit(*, user_id: int, points: int, games: int = 0) -> ScoreChange:
+    """Add ``points`` (>= 0) to the user's entry, creating it when missing.
+
+    One atomic ``UPDATE ... SET total = total + x RETURNING``, so concurrent submits for one
+    player all count. "Rank changed" notifications go out in the same transaction; the sorted
+    set and the live page follow after commit.
+    """
+    if points < 0 or games < 0:
+        raise ValueError("Scores only grow: points and games must not be negative.")
+    table = connection.ops.quote_name(LeaderboardEntry._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET total_score = total_score + %s, games_played = games_played + %s,"  # noqa: S608
+        f" updated_at = %s WHERE user_id = %s RETURNING total_score"
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [points, games, timezone.now(), user_id])
+            row = cursor.fetchone()
+            if row is None:
+                LeaderboardEntry.objects.bulk_create(
+                    [LeaderboardEntry(user_id=user_id)], ignore_conflicts=True
+                )
+                cursor.execute(sql, [points, games, timezone.now(), user_id])
+                row = cursor.fetchone()
+        change = ScoreChange(user_id=user_id, old_total=row[0] - points, new_total=row[0])
+        if points:
+            _notify_rank_changes(change)
+        transaction.on_commit(partial(_publish, user_id, change.new_total))
+    return change
+
+
+def _publish(user_id: int, total: int) -> None:
+    written = sorted_set.set_totals([(user_id, total)])
+    if written is False:
+        ranking_rebuild_request()
+    live.broadcast_schedule()
+
+
+def _rank_window() -> int:
+    return int(getattr(settings, "LEADERBOARD_RANK_NOTIFY_WINDOW", 600))
+
+
+def _notify_rank_changes(change: ScoreChange) -> None:
+    """"Rank changed" for entering the top 10, and for each top-10 player just overtaken.
+
+    Read from the table inside the submit's transaction. The dedupe key holds a time window, so
+    a player hears about rank changes at most once per window however busy the board is.
+    """
+    others = list(
+        LeaderboardEntry.objects.exclude(user_id=change.user_id)
+        .order_by("-total_score", "user_id")
+        .values_list("user_id", "total_score")[: selectors.TOP_SIZE]
+    )
+    full = len(others) == selectors.TOP_SIZE
+    if full and others[-1][1] > change.new_total:
+        return  # still outside the top 10, and nobody in it was passed
+    rank_now = 1 + sum(1 for _, total in others if total > change.new_total)
+    was_in_top = not (full and others[-1][1] > change.old_total)
+    overtaken = [
+        (user_id, total) for user_id, total in others if change.old_total <= total < change.new_total
+    ]
+    if full and change.old_total <= others[-1][1] < change.new_total:
+        # Players tied with the 10th were in the top 10 too.
+        overtaken += LeaderboardEntry.objects.filter(total_score=others[-1][1]).exclude(
+            user_id__in=[change.user_id, *(user_id for user_id, _ in others)]
+        ).values_list("user_id", "total_score")[:100]
+    window = int(time.time()) // _rank_window()
+    url = reverse("leaderboard:board")
+    if not was_in_top:
+        notify(
+            kind="rank_changed",
+            recipients=[change.user_id],
+            subject=None,
+            context={"reason": "entered_top", "rank": rank_now, "total": change.new_total},
+            dedupe_key=f"leaderboard:rank:{window}",
+            url=url,
+        )
+    if overtaken:
+        by = get_user_model().objects.values_list("username", flat=True).get(pk=change.user_id)
+        for user_id, total in overtaken:
+            notify(
+                kind="rank_changed",
+                recipients=[user_id],
+                subject=None,
+                context={
+                    "reason": "overtaken",
+                    "rank": 2 + sum(1 for _, other in others if other > total),
+                    "total": total,
+                    "by": by,
+                },
+                dedupe_key=f"leaderboard:rank:{window}",
+                url=url,
+            )
+
+
+def ranking_rebuild_request() -> bool:
+    """Queue one rebuild of the sorted set (answers False when one is already queued)."""
+    from leaderboard.tasks import leaderboard_rebuild
+
+    if not cache.add(REBUILD_PENDING_KEY, 1, timeout=300):
+        return False
+    leaderboard_rebuild.apply_async(queue="bulk")
+    return True
+
+
+def ranking_rebuild() -> dict[str, int]:
+    """Rebuild the Redis sorted set from the table and report the drift that was repaired.
+
+    Safe while scores keep coming: totals changed during the rebuild are written again after
+    the swap (``ZADD GT`` never lowers a score). Idempotent.
+    """
+    if sorted_set.client() is None:
+        logger.info("Embedded mode: no sorted set to rebuild; ranks come from the table.")
+        return {"entries": LeaderboardEntry.objects.count(), "missing": 0, "wrong": 0, "extra": 0}
+    started = timezone.now()
+    rows = (
+        LeaderboardEntry.objects.order_by()
+        .values_list("user_id", "total_score")
+        .iterator(chunk_size=10_000)
+    )
+    report = sorted_set.rebuild(rows)
+    recent = LeaderboardEntry.objects.filter(updated_at__gte=started).values_list(
+        "user_id", "total_score"
+    )
+    sorted_set.set_totals(recent.iterator(chunk_size=10_000))
+    cache.delete(REBUILD_PENDING_KEY)
+    drift = report["missing"] + report["wrong"] + report["extra"]
+    log = logger.warning if drift else logger.info
+    log("Leaderboard sorted set rebuilt: %s", report)
+    live.broadcast_schedule()
+    return report

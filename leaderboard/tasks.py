@@ -1,0 +1,31 @@
+"""Celery tasks of the leaderboard: thin, idempotent, ids in, services do the work."""
+
+from celery import shared_task
+
+from leaderboard import live, services
+from leaderboard.scorers import ScorerError
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(ScorerError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+)
+def game_score_task(self, game_id: int) -> bool:
+    """Score a game; a failing scorer is retried with backoff. Exactly once (guarded in the DB)."""
+    return services.game_score(game_id=game_id)
+
+
+@shared_task
+def leaderboard_rebuild() -> dict:
+    """Nightly (and on demand): rebuild the sorted set from the table, reporting drift."""
+    return services.ranking_rebuild()
+
+
+@shared_task(ignore_result=True)
+def leaderboard_broadcast() -> None:
+    live.broadcast()
