@@ -31,7 +31,7 @@ from events.models import (
 )
 from events.selectors import event_confirmed_count, waitlist_position
 from notifications import kinds
-from notifications.selectors import subscribers
+from notifications.selectors import subscribers, subscriptions_of
 from notifications.services import notify, subscription_follow, subscription_unfollow
 from notifications.topics import topic_for
 
@@ -467,6 +467,8 @@ def registration_create(*, user, event: Event) -> Registration:
 def registration_cancel(*, user, event: Event) -> Registration | None:
     """``user`` leaves the event (or its waiting list); a freed place goes to the next in line.
 
+    Also stops the automatic follow made by registering (not one the user chose on the page).
+
     Idempotent: returns None when the user had no active registration.
     """
     with transaction.atomic():
@@ -479,6 +481,10 @@ def registration_cancel(*, user, event: Event) -> Registration | None:
         was_confirmed = registration.status == RegistrationStatus.CONFIRMED
         registration.status = RegistrationStatus.CANCELLED
         registration.save(update_fields=["status", "updated_at"])
+        # Undo the follow that registering made; a follow the user chose themselves stays.
+        automatic = sorted(REGISTRATION_SUBSCRIPTION_KINDS)
+        if subscriptions_of(user=user).filter(topic=topic_for(event), kinds=automatic).exists():
+            subscription_unfollow(user=user, topic=topic_for(event))
         if was_confirmed:
             _promote_waitlisted(event)
             _refresh_capacity_warning(event)

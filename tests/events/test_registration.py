@@ -140,3 +140,14 @@ def test_registering_keeps_an_existing_follow_of_every_kind(event, make_users):
     services.event_follow(user=alice, event=event)
     services.registration_create(user=alice, event=event)
     assert alice in subscribers(topic=topic_for(event), kind="capacity_warning")
+
+
+def test_leaving_drops_the_automatic_follow_but_keeps_a_chosen_one(event, make_users):
+    alice, bob = make_users("alice", "bob")
+    services.event_follow(user=bob, event=event)
+    for user in (alice, bob):
+        services.registration_create(user=user, event=event)
+        services.registration_cancel(user=user, event=event)
+    followers = subscribers(topic=topic_for(event))
+    assert alice not in followers
+    assert bob in followers
