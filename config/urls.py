@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from config import health, views
 from events import views as events_views
+from notifications.api import api as notifications_api
 
 urlpatterns = [
     path("", events_views.home, name="home"),
@@ -11,6 +12,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
+    path("api/v1/", notifications_api.urls),
+    path("notifications/push/", include("notifications.delivery.urls")),
     path("notifications/", include("notifications.urls")),
     path("events/", include("events.urls")),
     path("leaderboard/", include("leaderboard.urls")),

@@ -1,0 +1,1 @@
+from notifications.delivery import admin as delivery_admin  # noqa: F401  (Delivery, ApiKey)

@@ -1,0 +1,142 @@
+"""The HTTP API for other services, mounted at ``/api/v1/`` (OpenAPI at ``/api/v1/docs``).
+
+Key-authenticated (``X-Api-Key`` or ``Authorization: Bearer``), no session, so no CSRF.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest
+from ninja import Header, NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import APIKeyHeader, HttpBearer
+
+from notifications.api import selectors, services
+from notifications.api.schemas import Error, NotificationCreated, NotificationIn
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 150
+
+
+class ApiKeyRevoked(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _authenticate(raw_key: str | None):
+    if not raw_key:
+        return None
+    api_key = selectors.api_key_for(raw_key=raw_key)
+    if api_key is None:
+        return None
+    if not api_key.is_active:
+        raise ApiKeyRevoked
+    retry_after = services.api_rate_limit_hit(api_key=api_key)
+    if retry_after:
+        raise RateLimited(retry_after)
+    services.api_key_touch(api_key=api_key)
+    return api_key
+
+
+class ApiKeyHeader(APIKeyHeader):
+    param_name = "X-Api-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        return _authenticate(key)
+
+
+class ApiKeyBearer(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        return _authenticate(token)
+
+
+api = NinjaAPI(
+    title="Herald API",
+    version="1",
+    description="Send notifications to Herald users from other services.",
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    auth=[ApiKeyHeader(), ApiKeyBearer()],
+)
+
+
+def _error(request, status: int, detail: str, **extra):
+    return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def bad_body(request, exc: ValidationError):
+    errors = [
+        {key: value for key, value in error.items() if key in ("loc", "msg", "type")}
+        for error in exc.errors
+    ]
+    return _error(request, 400, "Invalid request", errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def missing_or_bad_key(request, exc):
+    response = _error(request, 401, "Missing or invalid API key")
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(ApiKeyRevoked)
+def revoked_key(request, exc):
+    return _error(request, 403, "This API key has been revoked")
+
+
+@api.exception_handler(RateLimited)
+def over_rate_limit(request, exc: RateLimited):
+    response = _error(request, 429, f"Rate limit exceeded; retry in {exc.retry_after} s")
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(services.IdempotencyConflict)
+def idempotency_conflict(request, exc):
+    return _error(
+        request, 409, "This Idempotency-Key was already used with a different request body"
+    )
+
+
+@api.post(
+    "/notifications",
+    response={201: NotificationCreated, 400: Error, 401: Error, 403: Error, 409: Error, 429: Error},
+    summary="Notify users",
+    operation_id="notifications_create",
+)
+def create_notification(
+    request,
+    payload: NotificationIn,
+    idempotency_key: str = Header(
+        ...,
+        alias="Idempotency-Key",
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        description="Unique per logical request: a retry with the same key and body is answered "
+        "with the first result and creates nothing new.",
+    ),
+):
+    """Create one notification per recipient (see the kinds catalogue) and deliver it on every
+    channel the recipient has on. Retrying with the same `Idempotency-Key` is safe."""
+    result = services.api_notification_create(
+        api_key=request.auth,
+        idempotency_key=idempotency_key,
+        fingerprint=services.request_fingerprint(json.loads(request.body)),
+        kind=payload.kind,
+        recipient_ids=payload.recipients,
+        topic=payload.topic,
+        context=payload.context,
+        priority=payload.priority,
+        url=payload.url,
+        dedupe_key=payload.dedupe_key,
+    )
+    response = api.create_response(request, result.body, status=result.status_code)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response

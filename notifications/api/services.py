@@ -1,0 +1,153 @@
+"""Writes behind the HTTP API: API keys, the per-key rate limit, idempotent notify()."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from notifications.models import ApiIdempotencyRecord, ApiKey
+from notifications.selectors import subscribers
+from notifications.services import notify
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used with a different body."""
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    status_code: int
+    body: dict
+    replayed: bool = False
+
+
+def api_key_issue(*, api_key: ApiKey) -> str:
+    """Give an unsaved ApiKey its secret and save it. Returns the raw key: show it once, it is
+    not stored (only its hash is)."""
+    raw_key, prefix = ApiKey.generate()
+    api_key.prefix = prefix
+    api_key.hashed_key = ApiKey.hash(raw_key)
+    api_key.save()
+    return raw_key
+
+
+def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+    """A new named API key and its raw value (shown once)."""
+    api_key = ApiKey(name=name)
+    raw_key = api_key_issue(api_key=api_key)
+    return api_key, raw_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> bool:
+    """Revoke a key (requests with it get 403 from then on). Returns False if already revoked."""
+    return bool(
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Note that the key was used; at most one write a minute per key."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+def api_rate_limit_hit(*, api_key: ApiKey) -> int:
+    """Count one request of ``api_key`` in the current minute.
+
+    Returns 0 when it is within ``API_RATE_LIMIT_PER_MINUTE``, else the seconds until the window
+    ends (the ``Retry-After``). The counter lives in the cache, atomic ``incr`` on Redis.
+    """
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    window = int(now // 60)
+    key = f"api:rate:{api_key.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * 60 - now))
+
+
+def request_fingerprint(payload) -> str:
+    """A hash of the JSON body that ignores key order and whitespace."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def api_notification_create(
+    *,
+    api_key: ApiKey,
+    idempotency_key: str,
+    fingerprint: str,
+    kind: str,
+    recipient_ids: list[int],
+    topic: str | None,
+    context: dict,
+    priority: str | None,
+    url: str,
+    dedupe_key: str | None,
+) -> ApiResult:
+    """notify() for an API client, exactly once per (API key, Idempotency-Key).
+
+    A repeat with the same body gets the first answer again (``replayed``); a repeat with another
+    body raises ``IdempotencyConflict``. Two identical requests racing each other are serialised
+    by the unique index on the record: the second waits for the first to commit, then replays.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = ApiIdempotencyRecord.objects.create(
+                    api_key=api_key,
+                    idempotency_key=idempotency_key,
+                    request_hash=fingerprint,
+                    status_code=0,
+                )
+        except IntegrityError:
+            earlier = ApiIdempotencyRecord.objects.get(
+                api_key=api_key, idempotency_key=idempotency_key
+            )
+            if earlier.request_hash != fingerprint:
+                raise IdempotencyConflict from None
+            return ApiResult(earlier.status_code, earlier.response, replayed=True)
+
+        user_filter = Q(pk__in=recipient_ids)
+        if topic:
+            user_filter |= Q(pk__in=subscribers(topic=topic, kind=kind).values("pk"))
+        result = notify(
+            kind=kind,
+            recipients=get_user_model().objects.filter(user_filter),
+            context=context,
+            # Namespaced per key: another service (or Herald itself) cannot collide with it.
+            dedupe_key=f"api:{api_key.pk}:{dedupe_key or idempotency_key}",
+            priority=priority,
+            url=url,
+        )
+        body = {
+            "created": result.created,
+            "duplicates": result.duplicates,
+            "notification_ids": result.notification_ids,
+        }
+        record.status_code = 201
+        record.response = body
+        record.save(update_fields=["status_code", "response"])
+    return ApiResult(201, body)

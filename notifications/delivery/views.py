@@ -1,0 +1,84 @@
+"""Register and forget a browser's web push subscription (called by the page's script)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_POST
+
+from notifications.delivery import services
+
+_https_url = URLValidator(schemes=["https"])
+_base64url = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+
+def _json_error(status: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def _read_subscription(request) -> tuple[dict | None, str]:
+    """The PushSubscription.toJSON() the browser sent, or an error message."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return None, "The body must be JSON."
+    if not isinstance(data, dict):
+        return None, "The body must be a JSON object."
+    endpoint = data.get("endpoint")
+    if not isinstance(endpoint, str) or len(endpoint) > 2000:
+        return None, "`endpoint` must be the push service URL."
+    try:
+        _https_url(endpoint)
+    except ValidationError:
+        return None, "`endpoint` must be an https URL."
+    data["endpoint"] = endpoint
+    return data, ""
+
+
+def _login_required_json(view):
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _json_error(401, "Log in first.")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@require_POST
+@_login_required_json
+def push_subscribe(request):
+    """Body: ``PushSubscription.toJSON()`` (``endpoint`` + ``keys.p256dh`` + ``keys.auth``)."""
+    data, error = _read_subscription(request)
+    if data is None:
+        return _json_error(400, error)
+    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
+    for name, value, limit in (("p256dh", p256dh, 200), ("auth", auth, 100)):
+        if not isinstance(value, str) or not value or len(value) > limit or not _base64url.match(value):
+            return _json_error(400, f"`keys.{name}` must be the base64url key from the browser.")
+    subscription = services.push_subscription_save(
+        user=request.user,
+        endpoint=data["endpoint"],
+        p256dh=p256dh,
+        auth=auth,
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    return JsonResponse({"id": subscription.pk}, status=201)
+
+
+@require_POST
+@_login_required_json
+def push_unsubscribe(request):
+    """Body: ``{"endpoint": ...}``. Only the owner's subscription is removed."""
+    data, error = _read_subscription(request)
+    if data is None:
+        return _json_error(400, error)
+    if not services.push_subscription_delete(user=request.user, endpoint=data["endpoint"]):
+        return _json_error(404, "No such subscription.")
+    return HttpResponse(status=204)
