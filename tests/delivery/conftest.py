@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_at: float = 0.0  # time.monotonic()
 
     def json(self):
         return json.loads(self.body)
@@ -53,6 +55,7 @@ class ProviderServer:
                             self.path,
                             {name.lower(): value for name, value in self.headers.items()},
                             body,
+                            time.monotonic(),
                         )
                     )
                     number = len(server.requests)
