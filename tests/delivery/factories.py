@@ -8,6 +8,7 @@ from tests.pipeline.factories import ContactPointFactory, PushSubscriptionFactor
 
 __all__ = [
     "ContactPointFactory",
+    "sms_delivery",
     "DeliveryFactory",
     "NotificationFactory",
     "PushSubscriptionFactory",
@@ -37,3 +38,10 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     channel = Channel.EMAIL
     status = DeliveryStatus.PENDING
     next_attempt_at = factory.LazyFunction(timezone.now)
+
+
+def sms_delivery(phone: str = "+4915112345678", **notification_fields) -> Delivery:
+    """A pending SMS delivery to a recipient who has a phone number."""
+    notification = NotificationFactory(**notification_fields)
+    ContactPointFactory(user=notification.recipient, phone=phone)
+    return DeliveryFactory(notification=notification, channel=Channel.SMS)

@@ -7,9 +7,9 @@ import pytest
 from notifications.delivery import services, tasks
 from notifications.delivery.backends.sms import HttpSmsBackend
 from notifications.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from notifications.models import Channel, DeliveryStatus
+from notifications.models import DeliveryStatus
 
-from .factories import ContactPointFactory, DeliveryFactory, NotificationFactory
+from .factories import sms_delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +21,6 @@ def breaker_settings(settings):
     settings.DELIVERY_RETRY_BASE_SECONDS = 0
     settings.DELIVERY_MAX_ATTEMPTS = 10
     return settings
-
-
-def sms_delivery():
-    notification = NotificationFactory()
-    ContactPointFactory(user=notification.recipient)
-    return DeliveryFactory(notification=notification, channel=Channel.SMS)
 
 
 def sms_breaker() -> CircuitBreaker:

@@ -8,15 +8,9 @@ from django.utils import timezone
 from notifications.delivery import enqueue_deliveries, services, tasks
 from notifications.models import Channel, Delivery, DeliveryStatus
 
-from .factories import ContactPointFactory, DeliveryFactory, NotificationFactory
+from .factories import DeliveryFactory, sms_delivery
 
 pytestmark = pytest.mark.django_db
-
-
-def sms_delivery(**kwargs) -> Delivery:
-    notification = NotificationFactory(**kwargs)
-    ContactPointFactory(user=notification.recipient, phone="+4915112345678")
-    return DeliveryFactory(notification=notification, channel=Channel.SMS)
 
 
 def test_provider_failing_twice_then_succeeding_ends_sent_after_three_attempts(

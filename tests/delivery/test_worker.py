@@ -7,9 +7,9 @@ from celery.contrib.testing.worker import start_worker
 
 from config.celery import app
 from notifications.delivery import enqueue_deliveries
-from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.models import Delivery, DeliveryStatus
 
-from .factories import ContactPointFactory, DeliveryFactory, NotificationFactory
+from .factories import sms_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,9 +42,7 @@ def test_failed_attempts_are_retried_through_the_broker_until_sent(
     settings.DELIVERY_RETRY_BASE_SECONDS = 0.2
     settings.DELIVERY_MAX_ATTEMPTS = 5
     sms_provider.answer("/sms", 503, 503)
-    notification = NotificationFactory()
-    ContactPointFactory(user=notification.recipient)
-    delivery = DeliveryFactory(notification=notification, channel=Channel.SMS)
+    delivery = sms_delivery()
 
     enqueue_deliveries([delivery.pk], priority="high")
 
@@ -66,9 +64,7 @@ def test_dead_letter_after_the_last_attempt_through_the_broker(
     settings.DELIVERY_RETRY_BASE_SECONDS = 0.1
     settings.DELIVERY_MAX_ATTEMPTS = 3
     sms_provider.default_status = 500
-    notification = NotificationFactory()
-    ContactPointFactory(user=notification.recipient)
-    delivery = DeliveryFactory(notification=notification, channel=Channel.SMS)
+    delivery = sms_delivery()
 
     enqueue_deliveries([delivery.pk], priority="urgent")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -48,8 +47,3 @@ class WebPushBackend(DeliveryBackend):
         except requests.RequestException as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         return response.headers.get("Location", "")
-
-    @staticmethod
-    def provider_for(endpoint: str) -> str:
-        """Each push service (FCM, Mozilla, Apple) is its own provider for the breaker."""
-        return f"push:{urlsplit(endpoint).netloc}"
