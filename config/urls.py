@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from config import health, views
 from events import views as events_views
+from notifications import views as notifications_views
 from notifications.api import api as notifications_api
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/", notifications_api.urls),
     path("notifications/push/", include("notifications.delivery.urls")),
     path("notifications/", include("notifications.urls")),
+    path("sw.js", notifications_views.service_worker, name="service-worker"),
     path("events/", include("events.urls")),
     path("leaderboard/", include("leaderboard.urls")),
     path("health/live", health.live, name="health-live"),

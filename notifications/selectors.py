@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from notifications import counters
 from notifications.kinds import user_facing_kinds
-from notifications.models import Channel, Notification, Preference, QuietHours, Subscription
+from notifications.models import (
+    Channel,
+    Notification,
+    Preference,
+    Priority,
+    QuietHours,
+    Subscription,
+)
 
 PAGE_SIZE = 20
 CATCH_UP_LIMIT = 50
@@ -114,3 +123,63 @@ def preference_matrix(*, user) -> dict[str, dict[str, bool]]:
 
 def quiet_hours_of(*, user) -> QuietHours | None:
     return QuietHours.objects.filter(user=user).first()
+
+
+# --- Browser pages (notification center, nav, preferences) ----------------------------------
+
+
+def latest_notification_id(*, user) -> int:
+    """The newest id ``user``'s pages show (0 when none): where the socket's catch-up starts."""
+    return visible_notifications(user=user).order_by("-id").values_list("pk", flat=True).first() or 0
+
+
+def urgent_unread(*, user, limit: int = 3) -> list[Notification]:
+    """Unread urgent notifications, newest first: the banners pinned on every page."""
+    return list(
+        visible_notifications(user=user)
+        .filter(is_read=False, priority=Priority.URGENT)
+        .order_by("-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    topic: str
+    label: str
+    url: str
+    kinds: list
+
+
+def subscription_rows(*, user) -> list[SubscriptionRow]:
+    """``user``'s subscriptions with a readable label and link for each topic's object.
+
+    Topics are ``"<app>.<model>:<pk>"`` strings; the objects are loaded generically (one query
+    per model), so this app still imports no domain app. A vanished object keeps its topic text.
+    """
+    subscriptions = list(subscriptions_of(user=user))
+    wanted: dict[str, set[int]] = {}
+    for subscription in subscriptions:
+        model_label, _, pk = subscription.topic.partition(":")
+        if pk.isdigit():
+            wanted.setdefault(model_label, set()).add(int(pk))
+    objects: dict[str, dict[int, object]] = {}
+    for model_label, pks in wanted.items():
+        try:
+            model = apps.get_model(model_label)
+        except (LookupError, ValueError):
+            continue
+        objects[model_label] = model._default_manager.in_bulk(pks)
+    rows = []
+    for subscription in subscriptions:
+        model_label, _, pk = subscription.topic.partition(":")
+        obj = objects.get(model_label, {}).get(int(pk)) if pk.isdigit() else None
+        url = obj.get_absolute_url() if obj is not None and hasattr(obj, "get_absolute_url") else ""
+        rows.append(
+            SubscriptionRow(
+                topic=subscription.topic,
+                label=str(obj) if obj is not None else subscription.topic,
+                url=url,
+                kinds=list(subscription.kinds),
+            )
+        )
+    return rows

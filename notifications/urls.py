@@ -1,3 +1,18 @@
+from django.urls import path
+
+from notifications import views
+
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.center, name="center"),
+    path("dropdown/", views.dropdown, name="dropdown"),
+    path("badge/", views.badge, name="badge"),
+    path("read-all/", views.mark_all_read, name="mark_all_read"),
+    path("<int:notification_id>/read/", views.mark_read, name="mark_read"),
+    path("<int:notification_id>/unread/", views.mark_unread, name="mark_unread"),
+    path("<int:notification_id>/dismiss/", views.dismiss, name="dismiss"),
+    path("<int:notification_id>/open/", views.open_notification, name="open"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("subscriptions/unfollow/", views.unfollow, name="unfollow"),
+]

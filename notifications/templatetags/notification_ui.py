@@ -1,0 +1,37 @@
+"""Tags of the browser pages: the live client's starting point, pinned banners, kind labels."""
+
+from django import template
+
+from notifications import selectors
+from notifications.kinds import KINDS
+
+register = template.Library()
+
+
+def _user(context):
+    user = getattr(context.get("request"), "user", None) or context.get("user")
+    return user if user is not None and user.is_authenticated else None
+
+
+@register.simple_tag(takes_context=True)
+def notification_last_id(context) -> int:
+    """The newest notification id the page starts from; the socket catches up after it."""
+    user = _user(context)
+    return selectors.latest_notification_id(user=user) if user else 0
+
+
+@register.inclusion_tag("notifications/_banners.html", takes_context=True)
+def notification_banners(context):
+    """Unread urgent notifications pinned at the top of every page until dismissed."""
+    user = _user(context)
+    return {
+        "notifications": selectors.urgent_unread(user=user) if user else [],
+        "request": context.get("request"),
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.filter
+def kind_label(key: str) -> str:
+    kind = KINDS.get(key)
+    return kind.label if kind else key

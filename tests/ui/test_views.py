@@ -1,0 +1,430 @@
+"""The notification center's HTTP side: every action with HTMX and without, 404s, CSRF, queries."""
+
+import pytest
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from notifications.models import Notification, Preference, QuietHours, Subscription
+from notifications.services import subscription_follow
+from tests.ui.factories import UserFactory
+from tests.ui.helpers import send, send_many
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def alice_client(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+def queries_made(request) -> int:
+    """Queries one request makes (the log is emptied first: each request start resets it)."""
+    reset_queries()
+    with CaptureQueriesContext(connection) as captured:
+        request()
+    return len(captured)
+
+
+def row_ids(response) -> list[int]:
+    return [row.pk for row in response.context["notifications"]]
+
+
+# --- Center page ------------------------------------------------------------------------------
+
+
+def test_center_lists_only_my_notifications_newest_first(alice, bob, alice_client):
+    older, newer = send(alice, title="First"), send(alice, title="Second")
+    send(bob, title="Not for Alice")
+    response = alice_client.get(reverse("notifications:center"))
+    assert response.status_code == 200
+    assert row_ids(response) == [newer.pk, older.pk]
+    assert b"Not for Alice" not in response.content
+    assert f'id="center-notification-{newer.pk}"'.encode() in response.content
+
+
+def test_center_records_first_seen_time_of_the_rows_it_shows(alice, alice_client):
+    notification = send(alice)
+    alice_client.get(reverse("notifications:center"))
+    notification.refresh_from_db()
+    first_seen = notification.seen_at
+    assert first_seen is not None
+    alice_client.get(reverse("notifications:center"))
+    notification.refresh_from_db()
+    assert notification.seen_at == first_seen
+
+
+def test_center_keeps_the_same_number_of_queries_as_rows_grow(
+    alice, alice_client, django_assert_num_queries
+):
+    send_many(alice, 2)
+    alice_client.get(reverse("notifications:center"))  # Seen recorded: later pages update nothing.
+    few_rows = queries_made(lambda: alice_client.get(reverse("notifications:center")))
+    send_many(alice, 30)
+    alice_client.get(reverse("notifications:center"))
+    reset_queries()
+    with django_assert_num_queries(few_rows):
+        response = alice_client.get(reverse("notifications:center"))
+    assert len(row_ids(response)) == 20
+
+
+def test_load_more_pages_by_id_without_offset(alice, alice_client):
+    sent = send_many(alice, 25)
+    first = alice_client.get(reverse("notifications:center"))
+    assert first.context["has_more"]
+    last_shown = row_ids(first)[-1]
+    assert f"before={last_shown}" in first.context["next_query"]
+
+    reset_queries()
+    with CaptureQueriesContext(connection) as queries:
+        more = alice_client.get(reverse("notifications:center") + f"?before={last_shown}", **HTMX)
+    content = more.content.decode()
+    assert [n.pk for n in sent if f'id="center-notification-{n.pk}"' in content] == [
+        n.pk for n in sent[:5]
+    ]
+    assert "Load more" not in content
+    assert "<html" not in content  # Only the rows partial.
+    assert not any("OFFSET" in query["sql"].upper() for query in queries.captured_queries)
+
+
+def test_unread_filter_and_kind_filter(alice, alice_client):
+    read = send(alice, title="Read one")
+    unread = send(alice, title="Unread one")
+    confirmed = send(alice, kind="registration_confirmed", title="Confirmed")
+    Notification.objects.filter(pk=read.pk).update(is_read=True)
+    url = reverse("notifications:center")
+    assert row_ids(alice_client.get(url + "?show=unread")) == [confirmed.pk, unread.pk]
+    assert row_ids(alice_client.get(url + "?kind=registration_confirmed")) == [confirmed.pk]
+    assert len(row_ids(alice_client.get(url + "?kind=no-such-kind"))) == 3
+
+
+def test_filter_change_over_htmx_renders_only_the_list(alice, alice_client):
+    send(alice)
+    response = alice_client.get(
+        reverse("notifications:center") + "?show=unread", HTTP_HX_TARGET="notification-list", **HTMX
+    )
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="notification-list"')
+    assert "<html" not in content
+
+
+def test_center_requires_login():
+    response = Client().get(reverse("notifications:center"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+# --- Row actions ------------------------------------------------------------------------------
+
+
+def test_mark_read_with_htmx_returns_the_row_and_the_badge(alice, alice_client):
+    notification = send(alice)
+    response = alice_client.post(reverse("notifications:mark_read", args=[notification.pk]), **HTMX)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f'id="center-notification-{notification.pk}"' in content
+    assert "is-read" in content and "Mark unread" in content
+    assert 'id="notification-badge"' in content and 'hx-swap-oob="true"' in content
+    notification.refresh_from_db()
+    assert notification.is_read and notification.read_at is not None
+
+
+def test_mark_read_without_javascript_redirects_back(alice, alice_client):
+    notification = send(alice)
+    response = alice_client.post(
+        reverse("notifications:mark_read", args=[notification.pk]),
+        {"next": "/notifications/?show=unread"},
+    )
+    assert response.status_code == 302
+    assert response.url == "/notifications/?show=unread"
+    notification.refresh_from_db()
+    assert notification.is_read
+
+
+def test_redirect_back_never_leaves_the_site(alice, alice_client):
+    notification = send(alice)
+    response = alice_client.post(
+        reverse("notifications:mark_read", args=[notification.pk]), {"next": "https://evil.example/"}
+    )
+    assert response.url == reverse("notifications:center")
+
+
+def test_mark_unread_puts_it_back_in_the_unread_count(alice, alice_client):
+    notification = send(alice)
+    Notification.objects.filter(pk=notification.pk).update(is_read=True)
+    response = alice_client.post(
+        reverse("notifications:mark_unread", args=[notification.pk]), **HTMX
+    )
+    assert "is-unread" in response.content.decode()
+    notification.refresh_from_db()
+    assert not notification.is_read
+    badge = alice_client.get(reverse("notifications:badge")).content.decode()
+    assert ">1</span>" in badge
+
+
+def test_dismiss_removes_the_row_and_hides_it_from_the_center(alice, alice_client):
+    notification = send(alice)
+    response = alice_client.post(reverse("notifications:dismiss", args=[notification.pk]), **HTMX)
+    assert f"center-notification-{notification.pk}" not in response.content.decode()
+    assert row_ids(alice_client.get(reverse("notifications:center"))) == []
+    notification.refresh_from_db()
+    assert notification.dismissed_at is not None and notification.is_read
+
+
+def test_clear_all_marks_everything_read_and_rerenders_the_list(alice, alice_client):
+    send_many(alice, 3)
+    response = alice_client.post(
+        reverse("notifications:mark_all_read"), {"show": "all"},
+        HTTP_HX_TARGET="notification-list", **HTMX,
+    )
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="notification-list"')
+    assert "is-unread" not in content
+    assert Notification.objects.filter(recipient=alice, is_read=False).count() == 0
+
+
+def test_clear_all_without_javascript_redirects(alice, alice_client):
+    send_many(alice, 2)
+    response = alice_client.post(reverse("notifications:mark_all_read"))
+    assert response.status_code == 302
+    assert Notification.objects.filter(recipient=alice, is_read=False).count() == 0
+
+
+def test_click_through_marks_read_records_the_click_and_redirects(alice, alice_client):
+    notification = send(alice, url="/events/12/")
+    response = alice_client.post(reverse("notifications:open", args=[notification.pk]))
+    assert response.status_code == 302
+    assert response.url == "/events/12/"
+    notification.refresh_from_db()
+    assert notification.is_read and notification.clicked_at is not None
+    assert notification.seen_at is not None
+
+
+def test_click_through_to_another_site_goes_to_the_center_instead(alice, alice_client):
+    notification = send(alice, url="https://evil.example/phish")
+    response = alice_client.post(reverse("notifications:open", args=[notification.pk]))
+    assert response.url == reverse("notifications:center")
+
+
+ROW_ACTIONS = ["mark_read", "mark_unread", "dismiss", "open"]
+
+
+@pytest.mark.parametrize("action", ROW_ACTIONS)
+def test_another_users_notification_is_404_and_unchanged(action, bob, alice_client):
+    theirs = send(bob)
+    before = Notification.objects.filter(pk=theirs.pk).values().get()
+    response = alice_client.post(reverse(f"notifications:{action}", args=[theirs.pk]), **HTMX)
+    assert response.status_code == 404
+    assert Notification.objects.filter(pk=theirs.pk).values().get() == before
+
+
+@pytest.mark.parametrize("action", ROW_ACTIONS)
+def test_row_actions_refuse_a_post_without_csrf_token(action, alice):
+    notification = send(alice)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    before = Notification.objects.filter(pk=notification.pk).values().get()
+    response = client.post(reverse(f"notifications:{action}", args=[notification.pk]), **HTMX)
+    assert response.status_code == 403
+    assert Notification.objects.filter(pk=notification.pk).values().get() == before
+
+
+def test_clear_all_refuses_a_post_without_csrf_token(alice):
+    send(alice)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(reverse("notifications:mark_all_read")).status_code == 403
+    assert Notification.objects.filter(recipient=alice, is_read=False).count() == 1
+
+
+def test_htmx_posts_with_the_csrf_header_are_accepted(alice):
+    notification = send(alice)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.get(reverse("notifications:center"))  # Sets the CSRF cookie, as the page does.
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        reverse("notifications:mark_read", args=[notification.pk]), HTTP_X_CSRFTOKEN=token, **HTMX
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("action", ROW_ACTIONS)
+def test_row_actions_are_post_only(action, alice, alice_client):
+    notification = send(alice)
+    response = alice_client.get(reverse(f"notifications:{action}", args=[notification.pk]))
+    assert response.status_code == 405
+
+
+def test_row_actions_require_login(alice):
+    notification = send(alice)
+    response = Client().post(reverse("notifications:mark_read", args=[notification.pk]))
+    assert response.status_code == 302
+    notification.refresh_from_db()
+    assert not notification.is_read
+
+
+# --- Dropdown and badge -----------------------------------------------------------------------
+
+
+def test_dropdown_shows_the_latest_ten_and_records_them_seen(alice, alice_client):
+    sent = send_many(alice, 12)
+    response = alice_client.get(reverse("notifications:dropdown"), **HTMX)
+    content = response.content.decode()
+    shown = [n for n in sent if f"dropdown-notification-{n.pk}" in content]
+    assert shown == sent[2:]
+    assert Notification.objects.filter(recipient=alice, seen_at__isnull=False).count() == 10
+    assert "Mark all read" in content and reverse("notifications:center") in content
+
+
+def test_dropdown_keeps_the_same_number_of_queries_as_rows_grow(
+    alice, alice_client, django_assert_num_queries
+):
+    send_many(alice, 2)
+    alice_client.get(reverse("notifications:dropdown"))
+    few_rows = queries_made(lambda: alice_client.get(reverse("notifications:dropdown")))
+    send_many(alice, 15)
+    alice_client.get(reverse("notifications:dropdown"))
+    reset_queries()
+    with django_assert_num_queries(few_rows):
+        alice_client.get(reverse("notifications:dropdown"))
+
+
+def test_mark_all_read_from_the_dropdown_rerenders_the_dropdown(alice, alice_client):
+    send_many(alice, 2)
+    response = alice_client.post(
+        reverse("notifications:mark_all_read"), HTTP_HX_TARGET="notification-dropdown", **HTMX
+    )
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="notification-dropdown"')
+    assert "is-unread" not in content
+    assert 'id="notification-badge"' in content and " hidden" in content
+
+
+def test_badge_is_hidden_at_zero_and_counts_new_ones(
+    alice, alice_client, django_capture_on_commit_callbacks
+):
+    assert " hidden" in alice_client.get(reverse("notifications:badge")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        send_many(alice, 3)
+    assert ">3</span>" in alice_client.get(reverse("notifications:badge")).content.decode()
+
+
+def test_badge_shows_99_plus_past_99(alice, alice_client):
+    from django.core.cache import cache
+
+    from notifications.counters import unread_key
+
+    cache.set(unread_key(alice.pk), 120)
+    assert ">99+</span>" in alice_client.get(reverse("notifications:badge")).content.decode()
+
+
+def test_every_page_has_the_bell_the_socket_and_the_toast_region(alice, alice_client):
+    content = alice_client.get("/").content.decode()
+    assert 'id="notification-bell"' in content
+    assert 'ws-connect="/ws/notifications/"' in content
+    assert 'id="notification-toasts"' in content and 'aria-live="polite"' in content
+
+
+def test_unread_urgent_notifications_are_pinned_as_banners(alice, alice_client):
+    urgent = send(alice, kind="event_cancelled", title="Meetup")
+    normal = send(alice)
+    content = alice_client.get("/").content.decode()
+    assert f'id="notification-{urgent.pk}" class="banner' in content
+    assert f'id="notification-{normal.pk}"' not in content
+    Notification.objects.filter(pk=urgent.pk).update(is_read=True)
+    assert f'id="notification-{urgent.pk}"' not in alice_client.get("/").content.decode()
+
+
+# --- Preferences ------------------------------------------------------------------------------
+
+
+def test_preferences_page_shows_the_kind_by_channel_matrix(alice_client):
+    response = alice_client.get(reverse("notifications:preferences"))
+    content = response.content.decode()
+    assert 'name="event_updated__in_app"' in content
+    assert 'name="event_cancelled__sms"' in content
+    assert "rate_limit_summary" not in content  # Internal kinds are not offered.
+
+
+def test_turning_a_channel_off_stores_only_that_choice(alice, alice_client):
+    matrix_on = alice_client.get(reverse("notifications:preferences")).context["matrix_form"]
+    data = {"section": "channels"}
+    data.update({name: "on" for name, field in matrix_on.fields.items() if field.initial})
+    del data["event_updated__in_app"]
+    response = alice_client.post(reverse("notifications:preferences"), data)
+    assert response.status_code == 302
+    assert list(Preference.objects.filter(user=alice).values_list("kind", "channel", "enabled")) == [
+        ("event_updated", "in_app", False)
+    ]
+
+
+def test_quiet_hours_are_saved_with_their_time_zone(alice, alice_client):
+    response = alice_client.post(
+        reverse("notifications:preferences"),
+        {"section": "quiet_hours", "enabled": "on", "start": "22:00", "end": "07:00",
+         "time_zone": "Europe/Berlin"},
+    )
+    assert response.status_code == 302
+    quiet = QuietHours.objects.get(user=alice)
+    assert (quiet.start.hour, quiet.end.hour, quiet.time_zone) == (22, 7, "Europe/Berlin")
+
+
+def test_quiet_hours_without_times_answer_400_with_a_message(alice, alice_client):
+    response = alice_client.post(
+        reverse("notifications:preferences"),
+        {"section": "quiet_hours", "enabled": "on", "time_zone": "UTC"},
+    )
+    assert response.status_code == 400
+    assert "need a start and an end" in response.content.decode()
+    assert not QuietHours.objects.filter(user=alice).exists()
+
+
+def test_unknown_time_zone_is_refused(alice, alice_client):
+    response = alice_client.post(
+        reverse("notifications:preferences"),
+        {"section": "quiet_hours", "enabled": "on", "start": "22:00", "end": "07:00",
+         "time_zone": "Mars/Olympus"},
+    )
+    assert response.status_code == 400
+    assert not QuietHours.objects.filter(user=alice).exists()
+
+
+def test_unsubscribe_removes_only_my_subscription(alice, bob, alice_client):
+    subscription_follow(user=alice, topic="events.event:999")
+    subscription_follow(user=bob, topic="events.event:999")
+    page = alice_client.get(reverse("notifications:preferences")).content.decode()
+    assert "events.event:999" in page  # The object is gone, so the topic is its label.
+    response = alice_client.post(
+        reverse("notifications:unfollow"), {"topic": "events.event:999"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert not Subscription.objects.filter(user=alice).exists()
+    assert Subscription.objects.filter(user=bob).exists()
+
+
+def test_unsubscribing_from_what_i_do_not_follow_is_404(alice_client):
+    response = alice_client.post(reverse("notifications:unfollow"), {"topic": "events.event:1"})
+    assert response.status_code == 404
+
+
+def test_service_worker_is_served_from_the_root_with_a_site_wide_scope():
+    response = Client().get("/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
