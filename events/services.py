@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
+from django.utils.timesince import timeuntil
 
 from events.models import (
     ACTIVE_STATUSES,
@@ -112,12 +113,13 @@ def _display_time(moment: datetime) -> str:
 
 
 def _event_context(event: Event) -> dict[str, Any]:
+    """What every event notification's templates get (see notifications/kinds/<kind>/)."""
     return {
         "event_id": event.pk,
         "event_title": event.title,
         "location": event.location,
-        "starts_at": event.starts_at.isoformat(),
-        "starts_at_display": _display_time(event.starts_at),
+        "starts_at": _display_time(event.starts_at),
+        "starts_at_iso": event.starts_at.isoformat(),
     }
 
 
@@ -137,7 +139,7 @@ def _notify_registration(registration: Registration, kind: str, step: str) -> No
     event = registration.event
     context = _event_context(event)
     if registration.status == RegistrationStatus.WAITLISTED:
-        context["waitlist_position"] = waitlist_position(registration=registration)
+        context["position"] = waitlist_position(registration=registration)
     notify(
         kind=kind,
         recipients=[registration.user_id],
@@ -190,6 +192,7 @@ def _refresh_capacity_warning(event: Event) -> None:
             context={
                 **_event_context(event),
                 "threshold": level,
+                "percent": level,
                 "is_full": level >= 100,
                 "confirmed": confirmed,
                 "capacity": event.capacity,
@@ -572,7 +575,11 @@ def _send_event_reminders(*, event_id: int, which: str, now: datetime) -> int:
             kind=kinds.EVENT_REMINDER,
             recipients=[user_id for _, user_id in due],
             subject=event,
-            context={**_event_context(event), "which": which, "lead": ReminderWhich(which).label},
+            context={
+                **_event_context(event),
+                "which": which,
+                "starts_in": f"in {timeuntil(event.starts_at, now, depth=1)}",
+            },
             dedupe_key=f"event:{event.pk}:reminder:{which}:{int(event.starts_at.timestamp())}",
             url=event.get_absolute_url(),
         )

@@ -14,7 +14,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"person{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.django.Password("pw-123456!")
+    # Tests log in with force_login: no password hashing, which would cost ~0.3 s per user.
+    password = "!unusable"
 
 
 class EventFactory(factory.django.DjangoModelFactory):

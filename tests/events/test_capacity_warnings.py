@@ -59,3 +59,5 @@ def test_raising_capacity_re_arms_and_lowering_it_warns(
     assert thresholds(organizer) == [80, 100]
     [full] = received(organizer, "capacity_warning")[1:]
     assert full.data["is_full"] and full.data["places_left"] == 0
+    assert full.title == f"{ten_places.title} is full"
+    assert received(organizer, "capacity_warning")[0].title == f"{ten_places.title} is 80% full"

@@ -50,7 +50,7 @@ def test_registering_when_full_joins_the_waiting_list_in_order(
     assert waitlist == ["bob", "carol"]
     carol_registration = Registration.objects.get(event=event, user=carol)
     assert selectors.waitlist_position(registration=carol_registration) == 2
-    assert [n.data["waitlist_position"] for n in received(carol, "waitlist_joined")] == [2]
+    assert [n.data["position"] for n in received(carol, "waitlist_joined")] == [2]
     assert received(bob, "registration_confirmed") == []
 
 
