@@ -78,11 +78,25 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
 
 def delivery_send(*, delivery_id: int) -> str:
     """Send one Delivery row through its channel's backend. Idempotent; returns the outcome."""
-    rows = deliveries_claim(delivery_ids=[delivery_id], due_by=timezone.now())
-    if not rows:
-        return SKIPPED
-    delivery = rows[0]
-    backend = get_backend(delivery.channel)
+    return deliveries_send(delivery_ids=[delivery_id]).get(delivery_id, SKIPPED)
+
+
+def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
+    """Send a batch of rows: one claim for all of them, then one provider call per row.
+
+    Idempotent; returns the outcome per claimed row (rows not claimed are left out).
+    """
+    rows = deliveries_claim(delivery_ids=delivery_ids, due_by=timezone.now())
+    backends: dict[str, object] = {}
+    outcomes: dict[int, str] = {}
+    for delivery in rows:
+        if delivery.channel not in backends:
+            backends[delivery.channel] = get_backend(delivery.channel)
+        outcomes[delivery.pk] = _send_claimed(delivery, backends[delivery.channel])
+    return outcomes
+
+
+def _send_claimed(delivery: Delivery, backend) -> str:
     sender = CHANNEL_SENDERS[delivery.channel]
 
     def retry_later(delay: float) -> None:
@@ -94,7 +108,7 @@ def delivery_send(*, delivery_id: int) -> str:
             queue=policy.queue_for(delivery.notification.priority),
         )
 
-    return _attempt(rows, backend, lambda: sender(delivery, backend), retry_later)
+    return _attempt([delivery], backend, lambda: sender(delivery, backend), retry_later)
 
 
 def _attempt(

@@ -3,6 +3,8 @@
 All of them are idempotent (see the services), so a redelivered or duplicated message is harmless.
 """
 
+from collections import Counter
+
 from celery import shared_task
 
 from notifications.delivery import services
@@ -15,11 +17,13 @@ def deliver(delivery_id: int) -> str:
 
 @shared_task(name="notifications.delivery.deliver_batch", acks_late=True)
 def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
-    outcomes: dict[str, int] = {}
-    for delivery_id in delivery_ids:
-        outcome = services.delivery_send(delivery_id=delivery_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """Returns how many rows ended in each outcome (rows skipped as already handled included)."""
+    outcomes = services.deliveries_send(delivery_ids=delivery_ids)
+    counts = Counter(outcomes.values())
+    skipped = len(set(delivery_ids)) - len(outcomes)
+    if skipped:
+        counts[services.SKIPPED] += skipped
+    return dict(counts)
 
 
 @shared_task(name="notifications.delivery.send_email_digest", acks_late=True)

@@ -113,7 +113,7 @@ def test_delivery_already_sent_is_not_sent_again(sms_provider):
 
     assert tasks.deliver(delivery.pk) == services.SENT
     assert tasks.deliver(delivery.pk) == services.SKIPPED
-    assert tasks.deliver_batch([delivery.pk, delivery.pk]) == {services.SKIPPED: 2}
+    assert tasks.deliver_batch([delivery.pk, delivery.pk]) == {services.SKIPPED: 1}
 
     delivery.refresh_from_db()
     assert delivery.attempts == 1
@@ -147,3 +147,19 @@ def test_console_sms_backend_prints_the_message(capsys, settings):
     assert tasks.deliver(delivery.pk) == services.SENT
 
     assert "SMS to +4915112345678:" in capsys.readouterr().out
+
+
+def test_batch_claims_its_rows_at_once_and_reports_each_outcome(sms_provider, settings):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    fresh = [sms_delivery() for _ in range(3)]
+    done = sms_delivery()
+    tasks.deliver(done.pk)
+    later = DeliveryFactory(
+        channel=Channel.EMAIL, next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    sms_provider.answer("/sms", 200, 503)
+
+    outcomes = tasks.deliver_batch([row.pk for row in [*fresh, done, later]])
+
+    assert outcomes == {services.SENT: 2, services.FAILED: 1, services.SKIPPED: 2}
+    assert len(sms_provider.requests) == 4  # 1 earlier + 3 in the batch
