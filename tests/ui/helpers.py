@@ -24,3 +24,24 @@ def send(user, *, title: str = "Board games night", kind: str = "event_updated",
 
 def send_many(user, count: int, *, title: str = "Update", **kwargs) -> list:
     return [send(user, title=f"{title} {n}", **kwargs) for n in range(1, count + 1)]
+
+
+def off_the_browser_loop(function, *args, **kwargs):
+    """Run ``function`` on a worker thread and return its result.
+
+    Playwright's sync API keeps an event loop running on the test's thread, where
+    ``async_to_sync`` (the channel layer push after commit) refuses to run. The thread gets its
+    own database connection, closed before returning so nothing holds the test database.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
