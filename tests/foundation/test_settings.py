@@ -46,7 +46,7 @@ def test_services_mode_follows_redis_url():
         REDIS_URL="redis://127.0.0.1:6379/9",
     )
     assert embedded.stdout.strip().splitlines()[-1].split() == [
-        "channels.layers.InMemoryChannelLayer",
+        "config.channel_layers.EmbeddedChannelLayer",
         "django.core.cache.backends.locmem.LocMemCache",
         "memory://",
     ]
