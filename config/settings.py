@@ -174,6 +174,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Events: edits within this many seconds of an "event updated" notification merge into one more.
 EVENT_UPDATE_COLLAPSE_SECONDS = env_int("EVENT_UPDATE_COLLAPSE_SECONDS", 60)
+# Notification center: how often a page polls the badge and list while its socket is down.
+NOTIFICATION_POLL_SECONDS = env_int("NOTIFICATION_POLL_SECONDS", 10)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -1,6 +1,7 @@
 """Tags of the browser pages: the live client's starting point, pinned banners, kind labels."""
 
 from django import template
+from django.conf import settings
 
 from notifications import selectors
 from notifications.kinds import KINDS
@@ -18,6 +19,12 @@ def notification_last_id(context) -> int:
     """The newest notification id the page starts from; the socket catches up after it."""
     user = _user(context)
     return selectors.latest_notification_id(user=user) if user else 0
+
+
+@register.simple_tag
+def notification_poll_ms() -> int:
+    """How often the page polls while its socket is down (``NOTIFICATION_POLL_SECONDS``)."""
+    return int(settings.NOTIFICATION_POLL_SECONDS * 1000)
 
 
 @register.inclusion_tag("notifications/_banners.html", takes_context=True)

@@ -15,7 +15,7 @@
 
   var MAX_TOASTS = 3;
   var TOAST_MS = 6000;
-  var POLL_MS = 10000;
+  var DEFAULT_POLL_MS = 10000;
   var RECONNECT_BASE_MS = 300;
   var RECONNECT_CAP_MS = 5000;
 
@@ -73,7 +73,8 @@
   }
 
   function startPolling() {
-    if (pollTimer === null) { pollTimer = window.setInterval(poll, POLL_MS); }
+    var every = (live() && parseInt(live().dataset.pollMs, 10)) || DEFAULT_POLL_MS;
+    if (pollTimer === null) { pollTimer = window.setInterval(poll, every); }
   }
 
   function stopPolling() {

@@ -115,6 +115,7 @@ def asgi_server(transactional_db, tmp_path):
         CELERY_TASK_ALWAYS_EAGER="true",
         DEBUG="true",
         LOG_LEVEL="WARNING",
+        NOTIFICATION_POLL_SECONDS="1",
     )
     server = LiveServer(env=env, port=free_port(), log_path=tmp_path / "server.log")
     server.start()

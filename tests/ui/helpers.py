@@ -1,10 +1,15 @@
 """Notifications for the UI tests, made the way every app makes them: through ``notify``."""
 
 import uuid
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
+from playwright.sync_api import expect
 
-from notifications.services import notify
+from events.services import event_create, registration_create
+from notifications.services import notification_mark_all_read, notify
+from tests.ui.factories import UserFactory
 
 
 def send(user, *, title: str = "Board games night", kind: str = "event_updated",
@@ -45,3 +50,25 @@ def off_the_browser_loop(function, *args, **kwargs):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
+
+
+def a_registered_event(attendee, *, title: str = "Board games night"):
+    """An event ``attendee`` is registered for, with the registration's own notice read."""
+    organizer = UserFactory()
+    # Whole minutes, as the edit form's datetime-local fields submit them.
+    start = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    event = event_create(
+        organizer=organizer, title=title, location="Room A", starts_at=start,
+        ends_at=start + timedelta(hours=2), capacity=10,
+    )
+    registration_create(user=attendee, event=event)
+    notification_mark_all_read(user=attendee)
+    return organizer, event
+
+
+def expect_live(page):
+    expect(page.locator("#connection-state")).to_have_attribute("data-state", "live")
+
+
+def badge(page):
+    return page.locator("#notification-badge")

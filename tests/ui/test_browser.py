@@ -5,45 +5,20 @@ through the services, and watches what the page shows without reloading it.
 """
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from events.services import event_create, event_update, registration_create
+from events.services import event_update
 from notifications.models import Notification
-from notifications.services import notification_mark_all_read
 from tests.ui.conftest import IMG_DIR
 from tests.ui.factories import UserFactory
+from tests.ui.helpers import a_registered_event, badge, expect_live, send, send_many
 from tests.ui.helpers import off_the_browser_loop as off_loop
-from tests.ui.helpers import send, send_many
 
 pytestmark = pytest.mark.browser
 
 LIVE_WITHIN_MS = 2000
-
-
-def a_registered_event(attendee, *, title: str = "Board games night"):
-    """An event ``attendee`` is registered for, with the registration's own notice read."""
-    organizer = UserFactory()
-    # Whole minutes, as the edit form's datetime-local fields submit them.
-    start = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
-    event = event_create(
-        organizer=organizer, title=title, location="Room A", starts_at=start,
-        ends_at=start + timedelta(hours=2), capacity=10,
-    )
-    registration_create(user=attendee, event=event)
-    notification_mark_all_read(user=attendee)
-    return organizer, event
-
-
-def expect_live(page):
-    expect(page.locator("#connection-state")).to_have_attribute("data-state", "live")
-
-
-def badge(page):
-    return page.locator("#notification-badge")
 
 
 def test_attendee_gets_a_toast_and_badge_without_reload_when_the_organizer_edits(open_page):
