@@ -60,7 +60,10 @@ class CircuitBreaker:
 
     def allow(self) -> Permission:
         """May a call go to the provider now? In half-open state only one caller gets a yes."""
-        open_until = cache.get(self._open_until_key)
+        state = cache.get_many([self._failures_key, self._open_until_key])
+        # A success only needs to clear state that was there (one cache round trip saved).
+        self._seen_state = bool(state)
+        open_until = state.get(self._open_until_key)
         if open_until is None:
             return Permission(allowed=True)
         now = time.time()
@@ -72,7 +75,9 @@ class CircuitBreaker:
         return Permission(allowed=False, retry_at=now + self.cooldown())
 
     def record_success(self) -> None:
-        cache.delete_many([self._failures_key, self._open_until_key, self._probe_key])
+        if getattr(self, "_seen_state", True):
+            cache.delete_many([self._failures_key, self._open_until_key, self._probe_key])
+        self._seen_state = False
 
     def record_failure(self) -> str:
         """Count a failure; returns the state afterwards."""
@@ -90,4 +95,5 @@ class CircuitBreaker:
         return CLOSED
 
     def reset(self) -> None:
+        self._seen_state = True
         self.record_success()

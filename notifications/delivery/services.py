@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -43,6 +44,22 @@ DEFERRED = "deferred"  # the breaker is open: rescheduled without spending an at
 SKIPPED = "skipped"  # nothing to do: already sent or dead, not due, or another worker holds it
 
 
+@contextmanager
+def _bookkeeping_transaction():
+    """A short transaction for claims and outcomes.
+
+    On PostgreSQL its commit does not wait for the WAL to reach the disk
+    (``synchronous_commit`` off, for this transaction only). If the database crashes in that
+    moment, a claim or an outcome is lost and the row is sent again: the at-least-once that
+    delivery promises anyway, for a fraction of the cost per row.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 def _claimable(due_by: datetime) -> Q:
     return Q(status__in=OPEN_STATUSES) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by)
@@ -58,7 +75,7 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
     """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
-    with transaction.atomic():
+    with _bookkeeping_transaction():
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=delivery_ids)
@@ -89,10 +106,14 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     rows = deliveries_claim(delivery_ids=delivery_ids, due_by=timezone.now())
     backends: dict[str, object] = {}
     outcomes: dict[int, str] = {}
-    for delivery in rows:
-        if delivery.channel not in backends:
-            backends[delivery.channel] = get_backend(delivery.channel)
-        outcomes[delivery.pk] = _send_claimed(delivery, backends[delivery.channel])
+    try:
+        for delivery in rows:
+            if delivery.channel not in backends:
+                backends[delivery.channel] = get_backend(delivery.channel)
+            outcomes[delivery.pk] = _send_claimed(delivery, backends[delivery.channel])
+    finally:
+        for backend in backends.values():
+            backend.close()
     return outcomes
 
 
@@ -144,13 +165,14 @@ def _attempt(
         logger.exception("Delivery %s crashed", ids)
         return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
     breaker.record_success()
-    Delivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=(message_id or "")[:255],
-        last_error="",
-        next_attempt_at=None,
-    )
+    with _bookkeeping_transaction():
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENT,
+            sent_at=timezone.now(),
+            provider_message_id=(message_id or "")[:255],
+            last_error="",
+            next_attempt_at=None,
+        )
     for row in rows:
         outbox.record(
             channel=row.channel,
@@ -327,7 +349,10 @@ def _digest_send(user_id: int) -> str:
 
         tasks.send_email_digest.apply_async((user_id,), countdown=delay, queue="bulk")
 
-    return _attempt(rows, backend, send, retry_later)
+    try:
+        return _attempt(rows, backend, send, retry_later)
+    finally:
+        backend.close()
 
 
 # --- scheduling --------------------------------------------------------------------------------

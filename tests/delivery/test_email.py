@@ -55,6 +55,32 @@ def test_notification_email_goes_out_after_commit_with_text_and_html(
     assert notification_outbox.kinds_for(user, channel="email") == ["event_updated"]
 
 
+def test_a_batch_of_emails_goes_through_one_smtp_session(smtp_server):
+    rows = DeliveryFactory.create_batch(3, channel=Channel.EMAIL)
+
+    assert tasks.deliver_batch([row.pk for row in rows]) == {services.SENT: 3}
+
+    assert smtp_server.connections == 1
+    assert [recipients for _, recipients, _ in smtp_server.messages] == [
+        [row.notification.recipient.email] for row in rows
+    ]
+    for row, (_, _, data) in zip(rows, smtp_server.messages):
+        row.refresh_from_db()
+        assert f"Message-ID: {row.provider_message_id}".encode() in data
+
+
+def test_address_refused_by_the_smtp_server_is_dead_and_the_batch_goes_on(smtp_server):
+    refused, accepted = DeliveryFactory.create_batch(2, channel=Channel.EMAIL)
+    smtp_server.refuse.add(refused.notification.recipient.email)
+
+    outcomes = tasks.deliver_batch([refused.pk, accepted.pk])
+
+    assert outcomes == {services.DEAD: 1, services.SENT: 1}
+    refused.refresh_from_db()
+    assert "recipient refused" in refused.last_error
+    assert len(smtp_server.messages) == 1
+
+
 def test_unreachable_smtp_server_is_a_retryable_failure(settings):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

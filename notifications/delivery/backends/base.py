@@ -13,3 +13,6 @@ class DeliveryBackend:
     def send(self, message) -> str:  # pragma: no cover - interface
         """Hand the message to the provider; return its message id (may be empty)."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections kept open across the sends of one batch."""

@@ -15,7 +15,12 @@ from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
 
 
 class DjangoEmailBackend(DeliveryBackend):
+    """One connection of ``EMAIL_BACKEND`` per batch (an SMTP session, not one per message)."""
+
     channel = "email"
+
+    def __init__(self):
+        self._connection = None
 
     @property
     def provider(self) -> str:
@@ -23,20 +28,32 @@ class DjangoEmailBackend(DeliveryBackend):
 
     def send(self, message: EmailMessage) -> str:
         message_id = make_msgid(domain=str(DNS_NAME))
-        email = EmailMultiAlternatives(
-            subject=message.subject,
-            body=message.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[message.to],
-            headers={"Message-ID": message_id, **message.headers},
-            connection=get_connection(fail_silently=False),
-        )
-        if message.html:
-            email.attach_alternative(message.html, "text/html")
         try:
+            if self._connection is None:
+                self._connection = get_connection(fail_silently=False)
+                self._connection.open()
+            email = EmailMultiAlternatives(
+                subject=message.subject,
+                body=message.text,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[message.to],
+                headers={"Message-ID": message_id, **message.headers},
+                connection=self._connection,
+            )
+            if message.html:
+                email.attach_alternative(message.html, "text/html")
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentDeliveryError(f"recipient refused: {exc.recipients}") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()  # the session may be broken; the next message opens a new one
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         return message_id
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except (smtplib.SMTPException, OSError):
+                pass

@@ -1,0 +1,148 @@
+"""Delivery benchmark: email rows sent per second, and HTTP API requests per second.
+
+Against PostgreSQL and Redis (services mode), in a database of its own:
+
+    createdb -h 127.0.0.1 -U postgres herald_bench_delivery
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_delivery \
+    REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/delivery.py --deliveries 5000
+
+What it times (setup and clean-up excluded; Celery tasks run inline, Django's in-memory email
+backend stands in for SMTP, so the figures are Herald's own cost per row, not a provider's):
+- batched: ``enqueue_deliveries`` of N pending email rows at normal priority: tasks of
+  ``DELIVERY_BATCH_SIZE`` rows, one claim statement per batch, then render + send + outcome per row;
+- one by one: the same number of rows through the per-row ``deliver`` task (as urgent rows go);
+- API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
+  Django's test client, then the same requests again (idempotent replays).
+The last line has a fixed format for scripts.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=500)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core import mail
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from config.celery import app
+    from notifications.api.services import api_key_create
+    from notifications.delivery import enqueue_deliveries, tasks
+    from notifications.models import ApiKey, Channel, Delivery, DeliveryStatus, Notification
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        sys.exit("bench/delivery.py needs DATABASE_URL (PostgreSQL) and REDIS_URL set.")
+    call_command("migrate", verbosity=0)
+    app.conf.task_always_eager = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.API_RATE_LIMIT_PER_MINUTE = 10**9
+    mail.outbox = []
+    run = uuid.uuid4().hex[:8]
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create(
+        [
+            user_model(username=f"bench-{run}-{n}", email=f"bench-{run}-{n}@example.com")
+            for n in range(args.deliveries)
+        ]
+    )
+
+    def make_rows(label: str) -> list[int]:
+        now = timezone.now()
+        notifications = Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient=user,
+                    kind="event_updated",
+                    title=f"Quiz night moved ({label})",
+                    body="Now at 20:00 in the library hall.",
+                    url="/events/1/",
+                    dedupe_key=f"bench:{run}:{label}",
+                )
+                for user in users
+            ]
+        )
+        deliveries = Delivery.objects.bulk_create(
+            [
+                Delivery(notification=n, channel=Channel.EMAIL, next_attempt_at=now)
+                for n in notifications
+            ]
+        )
+        return [delivery.pk for delivery in deliveries]
+
+    try:
+        ids = make_rows("batched")
+        started = time.perf_counter()
+        enqueue_deliveries(ids, priority="normal")
+        batched_s = time.perf_counter() - started
+        assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count() == len(ids)
+
+        ids = make_rows("single")
+        started = time.perf_counter()
+        for delivery_id in ids:
+            tasks.deliver(delivery_id)
+        single_s = time.perf_counter() - started
+        assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count() == len(ids)
+
+        _, raw_key = api_key_create(name=f"bench-{run}")
+        client = Client()
+        bodies = [
+            (f"{run}-{n}", f'{{"kind": "event_updated", "recipients": [{users[n % len(users)].pk}]}}')
+            for n in range(args.requests)
+        ]
+
+        def post_all() -> float:
+            started = time.perf_counter()
+            for key, body in bodies:
+                response = client.post(
+                    "/api/v1/notifications",
+                    data=body,
+                    content_type="application/json",
+                    headers={"X-Api-Key": raw_key, "Idempotency-Key": key},
+                )
+                assert response.status_code == 201, response.content
+            return time.perf_counter() - started
+
+        api_s = post_all()
+        replay_s = post_all()
+    finally:
+        Notification.objects.filter(recipient__in=users).delete()
+        user_model.objects.filter(username__startswith=f"bench-{run}-").delete()
+        ApiKey.objects.filter(name=f"bench-{run}").delete()
+
+    n = args.deliveries
+    print(f"# {platform.node()} python {platform.python_version()}, PostgreSQL + Redis")
+    print(f"# command: {' '.join(sys.argv)}")
+    print(f"batched:  {n} email rows in {batched_s:.2f} s")
+    print(f"one by one: {n} email rows in {single_s:.2f} s")
+    print(f"api: {args.requests} requests in {api_s:.2f} s, replays in {replay_s:.2f} s")
+    print(
+        f"delivery deliveries={n} sent_per_s={n / batched_s:.0f} single_per_s={n / single_s:.0f} "
+        f"api_per_s={args.requests / api_s:.0f} replay_per_s={args.requests / replay_s:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
