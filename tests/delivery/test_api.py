@@ -191,13 +191,15 @@ def test_body_that_is_not_json_is_400(client, api_key):
     assert response.json() == {"detail": "Cannot parse request body"}
 
 
-def test_missing_idempotency_key_is_400(client, api_key, readers):
+@pytest.mark.parametrize("idempotency_key", [None, "k" * 151])
+def test_missing_or_overlong_idempotency_key_is_400(client, api_key, readers, idempotency_key):
     _, raw_key = api_key
 
-    response = post(client, body_for(readers), key=raw_key, idempotency_key=None)
+    response = post(client, body_for(readers), key=raw_key, idempotency_key=idempotency_key)
 
     assert response.status_code == 400
     assert "Idempotency-Key" in json.dumps(response.json()["errors"])
+    assert Notification.objects.count() == 0
 
 
 def test_over_the_rate_limit_is_429_with_retry_after(client, api_key, readers, settings):
