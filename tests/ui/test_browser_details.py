@@ -153,3 +153,52 @@ def test_center_actions_work_without_javascript(browser, asgi_server):
         context.close()
     notification.refresh_from_db()
     assert notification.is_read and notification.dismissed_at is not None
+
+
+def test_toasts_leave_on_their_own_unless_hovered(open_page):
+    user = UserFactory()
+    page = open_page(user, "/")
+    expect_live(page)
+    kept, left = off_loop(send_many, user, 2, title="Toast")
+    page.locator(f"#notification-{kept.pk}").hover()
+    expect(page.locator(f"#notification-{left.pk}")).to_have_count(0, timeout=9000)
+    expect(page.locator(f"#notification-{kept.pk}")).to_be_visible()
+
+
+def test_row_actions_update_the_row_and_badge_in_place(open_page):
+    user = UserFactory()
+    older, newer = off_loop(send_many, user, 2, title="In place")
+    page = open_page(user, "/notifications/")
+    expect(badge(page)).to_have_text("2")
+    row = page.locator(f"#center-notification-{newer.pk}")
+    row.get_by_role("button", name="Mark read").click()
+    expect(row).to_have_class(re.compile(r"\bis-read\b"))
+    expect(badge(page)).to_have_text("1")
+    row.get_by_role("button", name="Mark unread").click()
+    expect(row).to_have_class(re.compile(r"\bis-unread\b"))
+    expect(badge(page)).to_have_text("2")
+    page.locator(f"#center-notification-{older.pk}").get_by_role("button", name="Dismiss").click()
+    expect(page.locator(f"#center-notification-{older.pk}")).to_have_count(0)
+    expect(badge(page)).to_have_text("1")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(badge(page)).to_be_hidden()
+    expect(page.locator(".notification-row.is-unread")).to_have_count(0)
+
+
+def test_load_more_appends_older_rows_and_filters_swap_the_list(open_page):
+    user = UserFactory()
+    sent = off_loop(send_many, user, 23, title="Page")
+    page = open_page(user, "/notifications/")
+    expect(page.locator(".notification-row")).to_have_count(20)
+    # The burst also made the pipeline's "and N more" summary: every visible row counts.
+    total = Notification.objects.filter(recipient=user, in_app=True).count()
+    assert 20 < total <= 40
+    page.get_by_role("link", name="Load more").click()
+    expect(page.locator(".notification-row")).to_have_count(total)
+    expect(page.locator(f"#center-notification-{sent[0].pk}")).to_be_visible()
+    expect(page.get_by_role("link", name="Load more")).to_have_count(0)
+
+    Notification.objects.filter(recipient=user).exclude(pk=sent[0].pk).update(is_read=True)
+    page.get_by_role("radio", name="Unread").check()
+    expect(page.locator(".notification-row")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"show=unread"))

@@ -428,3 +428,20 @@ def test_service_worker_is_served_from_the_root_with_a_site_wide_scope():
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert response["Service-Worker-Allowed"] == "/"
+
+
+def test_preferences_list_followed_events_by_title_with_a_link(alice, alice_client):
+    from tests.ui.helpers import a_registered_event
+
+    _, event = a_registered_event(alice, title="Chess club finals")  # Registering follows it.
+    content = alice_client.get(reverse("notifications:preferences")).content.decode()
+    assert f'<a href="{event.get_absolute_url()}">Chess club finals</a>' in content
+    assert 'aria-label="Unsubscribe from Chess club finals"' in content
+
+
+def test_preferences_page_offers_web_push_with_the_servers_public_key(alice_client, settings):
+    settings.VAPID_PUBLIC_KEY = "BPublicKeyFromTheServer"
+    content = alice_client.get(reverse("notifications:preferences")).content.decode()
+    assert 'data-vapid-public-key="BPublicKeyFromTheServer"' in content
+    assert f'data-register-url="{reverse("push:subscribe")}"' in content
+    assert 'data-action="enable-push"' in content
