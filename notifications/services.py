@@ -21,7 +21,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from django.template.loader import select_template
 from django.utils import timezone
 
-from notifications import counters
+from notifications import bulk, counters
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
 from notifications.models import (
     EXTERNAL_CHANNELS,
@@ -39,7 +39,7 @@ from notifications.models import (
 )
 
 CHUNK_SIZE = 2000
-PUSH_BATCH_SIZE = 1000
+PUSH_BATCH_SIZE = 2500
 QUEUE_BY_PRIORITY = {
     Priority.URGENT: "urgent",
     Priority.HIGH: "default",
@@ -139,6 +139,81 @@ def _chunks(items: list, size: int = CHUNK_SIZE):
         yield items[start : start + size]
 
 
+def _insert_notifications(
+    targets: list[tuple], quiet_until: dict[int, datetime], common: dict
+) -> list[tuple[int, int]]:
+    """Insert one row per target, skipping (recipient, dedupe_key) pairs that exist.
+
+    Returns (notification id, recipient id) of the rows this call created.
+    """
+    recipients = [user_id for user_id, *_ in targets]
+    in_app = [bool(on_in_app) for _, on_in_app, *_ in targets]
+    silenced = [
+        Silenced.QUIET_HOURS if on and user_id in quiet_until else Silenced.NO
+        for user_id, on in zip(recipients, in_app)
+    ]
+    if bulk.supports_set_insert():
+        return bulk.insert_rows(
+            Notification,
+            varying={"recipient_id": recipients, "in_app": in_app, "silenced": silenced},
+            constant=common,
+            conflict_fields=("recipient", "dedupe_key"),
+            returning=("id", "recipient"),
+        )
+    created: list[tuple[int, int]] = []
+    rows = list(zip(recipients, in_app, silenced))
+    for chunk in _chunks(rows):
+        Notification.objects.bulk_create(
+            [
+                Notification(recipient_id=user_id, in_app=on, silenced=why, **common)
+                for user_id, on, why in chunk
+            ],
+            ignore_conflicts=True,
+        )
+        # The rows this call made: same key and the same creation instant.
+        created.extend(
+            Notification.objects.filter(
+                dedupe_key=common["dedupe_key"],
+                created_at=common["created_at"],
+                recipient_id__in=[user_id for user_id, *_ in chunk],
+            ).values_list("pk", "recipient_id")
+        )
+    return created
+
+
+def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) -> list[int]:
+    """Pending Delivery rows for (notification id, channel, due); their ids, in order."""
+    if not planned:
+        return []
+    if bulk.supports_set_insert():
+        notification_ids, channels, due = (list(column) for column in zip(*planned))
+        return [
+            row[0]
+            for row in bulk.insert_rows(
+                Delivery,
+                varying={
+                    "notification_id": notification_ids,
+                    "channel": channels,
+                    "next_attempt_at": due,
+                },
+                constant={"status": DeliveryStatus.PENDING, "created_at": now},
+            )
+        ]
+    deliveries = [
+        Delivery(
+            notification_id=notification_id,
+            channel=channel,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=due,
+            created_at=now,
+        )
+        for notification_id, channel, due in planned
+    ]
+    for chunk in _chunks(deliveries):
+        Delivery.objects.bulk_create(chunk)
+    return [delivery.pk for delivery in deliveries]
+
+
 def notify(
     *,
     kind: str,
@@ -193,35 +268,19 @@ def notify(
 
     # 3. Insert; a (recipient, dedupe_key) that exists is skipped by the database.
     channels_of = {row[0]: row[1:] for row in targets}
-    created: list[tuple[int, int]] = []  # (notification id, recipient id)
-    for chunk in _chunks(targets):
-        Notification.objects.bulk_create(
-            [
-                Notification(
-                    recipient_id=user_id,
-                    kind=kind,
-                    priority=priority,
-                    title=title,
-                    body=body,
-                    url=url,
-                    content_type=content_type,
-                    object_id=object_id,
-                    data=context,
-                    dedupe_key=dedupe_key,
-                    in_app=on_in_app,
-                    silenced=Silenced.QUIET_HOURS if on_in_app and user_id in quiet_until else "",
-                    created_at=now,
-                )
-                for user_id, on_in_app, *_ in chunk
-            ],
-            ignore_conflicts=True,
-        )
-        # The rows this call made: same key and the same creation instant.
-        created.extend(
-            Notification.objects.filter(
-                dedupe_key=dedupe_key, created_at=now, recipient_id__in=[row[0] for row in chunk]
-            ).values_list("pk", "recipient_id")
-        )
+    common = {
+        "kind": kind,
+        "priority": priority,
+        "title": title,
+        "body": body,
+        "url": url,
+        "content_type": content_type,
+        "object_id": object_id,
+        "data": context,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
+    created = _insert_notifications(targets, quiet_until, common)
     if not created:
         return NotifyResult(duplicates=len(targets))
 
@@ -244,7 +303,7 @@ def notify(
             Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
 
     # 5. One Delivery row per extra channel; quiet hours defer all but urgent.
-    deliveries = []
+    planned = []  # (notification id, channel, due)
     for notification_id, user_id in created:
         if notification_id in rate_limited:
             continue
@@ -252,18 +311,11 @@ def notify(
         due = quiet_until.get(user_id, now)
         for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms)):
             if enabled:
-                deliveries.append(
-                    Delivery(
-                        notification_id=notification_id,
-                        channel=channel,
-                        status=DeliveryStatus.PENDING,
-                        next_attempt_at=due,
-                        created_at=now,
-                    )
-                )
-    for chunk in _chunks(deliveries):
-        Delivery.objects.bulk_create(chunk)
-    due_delivery_ids = [d.pk for d in deliveries if d.next_attempt_at <= now]
+                planned.append((notification_id, channel, due))
+    delivery_ids = _insert_deliveries(planned, now)
+    due_delivery_ids = [
+        delivery_id for delivery_id, (_, _, due) in zip(delivery_ids, planned) if due <= now
+    ]
 
     # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries.
     in_app_recipients = [user_id for _, user_id in created if channels_of[user_id][0]]
@@ -292,7 +344,7 @@ def notify(
         silenced=silenced_count,
         rate_limited=len(rate_limited),
         notification_ids=[notification_id for notification_id, _ in created],
-        delivery_ids=[d.pk for d in deliveries],
+        delivery_ids=delivery_ids,
     )
 
 

@@ -1,0 +1,168 @@
+"""Fan-out benchmark: one notify() to N subscribers of one event vs. a naive per-user loop.
+
+Against PostgreSQL and Redis (services mode), in a database of its own:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench \
+    REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/fanout.py --recipients 10000
+
+It makes N users subscribed to one event topic, each with one open "page" (a channel in its
+``user.<id>`` group, as a connected NotificationConsumer has), then:
+- ours: ``notify()`` inside a transaction; the rows are persisted when it commits, then the
+  in-app push runs as the after-commit Celery tasks do (inline here) through the Redis layer;
+- naive: per user, one ``Notification.objects.create`` and one blocking ``group_send``.
+Timings exclude setup and clean-up. The last line has a fixed format for scripts.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=10000)
+    parser.add_argument("--keep", action="store_true", help="keep the users and rows afterwards")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    import django
+
+    django.setup()
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from config.celery import app
+    from notifications import push
+    from notifications.groups import user_group
+    from notifications.kinds import EVENT_UPDATED
+    from notifications.models import Notification, Subscription
+    from notifications.selectors import subscribers
+    from notifications.services import notify
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        sys.exit("bench/fanout.py needs DATABASE_URL (PostgreSQL) and REDIS_URL set.")
+    call_command("migrate", verbosity=0)
+    # The after-commit tasks run inline, so "pushed" means sent through the Redis layer.
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    layer = get_channel_layer()
+    count = args.recipients
+    run = uuid.uuid4().hex[:8]
+    topic = f"events.event:bench-{run}"
+    user_model = get_user_model()
+
+    # --- setup (not timed) ---
+    users = user_model.objects.bulk_create(
+        [user_model(username=f"fanout-{run}-{n}", email="", password="!") for n in range(count)],
+        batch_size=2000,
+    )
+    user_ids = [user.pk for user in users]
+    Subscription.objects.bulk_create(
+        [Subscription(user_id=user_id, topic=topic) for user_id in user_ids], batch_size=2000
+    )
+
+    async def open_pages():
+        channels = {}
+        semaphore = asyncio.Semaphore(64)
+
+        async def page(user_id):
+            async with semaphore:
+                # One Redis key per page, as if each user's socket were on its own server:
+                # the most keys the push can have to write.
+                channel = f"bench-page.{user_id}"
+                await layer.group_add(user_group(user_id), channel)
+                channels[user_id] = channel
+
+        await asyncio.gather(*(page(user_id) for user_id in user_ids))
+        return channels
+
+    pages = async_to_sync(open_pages)()
+
+    # --- ours ---
+    marks = {}
+    started = time.perf_counter()
+    with transaction.atomic():
+        # Registered first, so it runs first after commit: the persist/push boundary.
+        transaction.on_commit(lambda: marks.setdefault("committed", time.perf_counter()))
+        result = notify(
+            kind=EVENT_UPDATED,
+            recipients=subscribers(topic=topic, kind=EVENT_UPDATED),
+            context={"event_title": "Bench night", "changes": ["starts_at"]},
+            dedupe_key=f"bench:{run}:updated",
+            url="/events/bench/",
+        )
+    finished = time.perf_counter()
+    persist_s = marks["committed"] - started
+    push_s = finished - marks["committed"]
+    persisted = Notification.objects.filter(dedupe_key=f"bench:{run}:updated").count()
+    assert persisted == result.created == count, (persisted, result.created, count)
+
+    async def received(user_id):
+        message = await layer.receive(pages[user_id])
+        return message["id"]
+
+    sample = user_ids[:: max(1, count // 5)]
+    got = [async_to_sync(received)(user_id) for user_id in sample]
+    assert all(got), "a page did not receive its push"
+
+    # --- naive: one INSERT and one group_send per user ---
+    naive_started = time.perf_counter()
+    for user_id in user_ids:
+        row = Notification.objects.create(
+            recipient_id=user_id,
+            kind=EVENT_UPDATED,
+            title="Bench night was updated",
+            body="Changed: starts_at.",
+            url="/events/bench/",
+            data={"event_title": "Bench night", "changes": ["starts_at"]},
+            dedupe_key=f"bench:{run}:naive",
+        )
+        async_to_sync(layer.group_send)(
+            user_group(user_id),
+            {"type": "notification.created", "id": row.pk, "unread": 1, "priority": "normal"},
+        )
+    naive_s = time.perf_counter() - naive_started
+
+    if not args.keep:
+        for start in range(0, count, 2000):
+            chunk = user_ids[start : start + 2000]
+            Notification.objects.filter(recipient_id__in=chunk).delete()
+            user_model.objects.filter(pk__in=chunk).delete()
+
+        async def close_pages():
+            for user_id, channel in pages.items():
+                await layer.group_discard(user_group(user_id), channel)
+
+        async_to_sync(close_pages)()
+
+    persisted_per_s = count / persist_s
+    pushed_per_s = count / push_s
+    naive_per_s = count / naive_s
+    speedup = naive_s / (persist_s + push_s)
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}, batches of {push.BATCH}")
+    print(f"ours:  persist {persist_s:.3f} s, push {push_s:.3f} s ({count} recipients)")
+    print(f"naive: {naive_s:.3f} s (one INSERT + one group_send per user)")
+    print(
+        f"fanout recipients={count} persisted_per_s={persisted_per_s:.0f} "
+        f"pushed_per_s={pushed_per_s:.0f} naive_per_s={naive_per_s:.0f} speedup={speedup:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
