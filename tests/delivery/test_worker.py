@@ -1,6 +1,7 @@
 """Retries through the real Redis broker and a real Celery worker (not eager)."""
 
 import time
+from contextlib import contextmanager
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -14,17 +15,29 @@ from .factories import sms_delivery
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def celery_worker(settings):
-    """A worker thread consuming the urgent/default/bulk queues on the broker at REDIS_URL."""
-    if not settings.REDIS_URL:
-        pytest.skip("needs the Redis broker (REDIS_URL)")
+ALL_QUEUES = ["urgent", "default", "bulk"]
+
+
+@contextmanager
+def real_worker(queues=ALL_QUEUES):
+    """A worker thread consuming ``queues`` on the broker at REDIS_URL; tasks are not eager."""
     app.conf.task_always_eager = False
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
-            yield w
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=queues
+        ) as worker:
+            yield worker
     finally:
         app.conf.task_always_eager = True
+        app.amqp.queues.select(ALL_QUEUES)  # the worker narrowed the app's queue selection
+
+
+@pytest.fixture
+def celery_worker(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis broker (REDIS_URL)")
+    with real_worker() as worker:
+        yield worker
 
 
 def wait_for(predicate, timeout=20.0):
@@ -73,3 +86,24 @@ def test_dead_letter_after_the_last_attempt_through_the_broker(
     )
     time.sleep(0.5)  # nothing else arrives after the row is dead
     assert len(sms_provider.requests) == 3
+
+
+def test_priority_picks_the_queue_so_urgent_rows_never_wait_behind_bulk(sms_provider, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis broker (REDIS_URL)")
+    urgent, bulk = sms_delivery(), sms_delivery()
+
+    with real_worker(queues=["urgent"]):
+        enqueue_deliveries([bulk.pk], priority="low")
+        enqueue_deliveries([urgent.pk], priority="urgent")
+
+        assert wait_for(
+            lambda: Delivery.objects.filter(pk=urgent.pk, status=DeliveryStatus.SENT).exists()
+        )
+        time.sleep(0.5)
+
+    # Only a worker on the bulk queue would take the low-priority row.
+    bulk.refresh_from_db()
+    assert bulk.status == DeliveryStatus.PENDING
+    assert bulk.attempts == 0
+    assert len(sms_provider.requests) == 1
