@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from notifications import selectors, services
 from notifications.forms import PreferenceMatrixForm, QuietHoursForm
@@ -155,7 +156,8 @@ def mark_all_read(request):
     """"Clear all" in the center and "mark all read" in the dropdown."""
     services.notification_mark_all_read(user=request.user)
     if request.htmx and request.htmx.target == "notification-dropdown":
-        return _dropdown_response(request)
+        # The center's list, when it is on the page too, re-reads itself.
+        return trigger_client_event(_dropdown_response(request), "herald:read-state")
     if request.htmx:
         # The center's form carries its filters, so the list comes back as the user filtered it.
         context = _center_page(request, _filters(request.POST), None)

@@ -213,10 +213,12 @@
       if (box) { box.remove(); }
       return;
     }
-    // Following a toast or banner goes through the click-through, which marks it read.
+    // Following a toast or banner goes through the click-through, which marks it read
+    // (a modified click, e.g. to open a new tab, keeps the plain link).
     var link = event.target.closest(".toast-link, .banner-link");
     var owner = link && link.closest("[data-notification-id]");
-    if (owner) {
+    var modified = event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey;
+    if (owner && !modified) {
       event.preventDefault();
       postForm(urlFor("openUrl", owner.dataset.notificationId));
     }
@@ -261,6 +263,15 @@
   });
 
   // --- Service worker and web push ----------------------------------------------------------
+
+  // The offline copy of the center belongs to whoever is logged in: logging out forgets it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches("form[data-logout]") && window.caches) {
+      event.preventDefault();
+      window.caches.delete("herald-pages-v1").finally(function () { form.submit(); });
+    }
+  });
 
   function urlBase64ToUint8Array(value) {
     var padding = "=".repeat((4 - (value.length % 4)) % 4);

@@ -202,3 +202,14 @@ def test_load_more_appends_older_rows_and_filters_swap_the_list(open_page):
     page.get_by_role("radio", name="Unread").check()
     expect(page.locator(".notification-row")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"show=unread"))
+
+
+def test_mark_all_read_in_the_dropdown_also_updates_the_open_center(open_page):
+    user = UserFactory()
+    off_loop(send_many, user, 2, title="Both places")
+    page = open_page(user, "/notifications/")
+    expect(page.locator(".notification-row.is-unread")).to_have_count(2)
+    page.click("#notification-bell")
+    page.locator("#notification-dropdown [data-action='mark-all-read']").click()
+    expect(page.locator(".notification-row.is-unread")).to_have_count(0)
+    expect(page.locator(".notification-row.is-read")).to_have_count(2)
