@@ -10,3 +10,15 @@ class PermanentDeliveryError(DeliveryError):
 
     The provider answered, so it does not count against the provider's circuit breaker.
     """
+
+
+class CircuitOpen(Exception):
+    """Every provider this message could go to is behind an open breaker: try again later.
+
+    Not the message's fault, so it costs no attempt.
+    """
+
+    def __init__(self, provider: str, retry_at: float):
+        super().__init__(f"{provider} circuit open")
+        self.provider = provider
+        self.retry_at = retry_at

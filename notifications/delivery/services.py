@@ -24,7 +24,7 @@ from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
 from notifications.delivery.breaker import CircuitBreaker
-from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
+from notifications.delivery.errors import CircuitOpen, DeliveryError, PermanentDeliveryError
 from notifications.delivery.selectors import OPEN_STATUSES, due_deliveries
 from notifications.models import (
     Channel,
@@ -129,42 +129,42 @@ def _send_claimed(delivery: Delivery, backend) -> str:
             queue=policy.queue_for(delivery.notification.priority),
         )
 
-    return _attempt([delivery], backend, lambda: sender(delivery, backend), retry_later)
+    # Web push checks one breaker per push service inside its sender.
+    breaker = None if delivery.channel == Channel.PUSH else CircuitBreaker(backend.provider)
+    return _attempt([delivery], lambda: sender(delivery, backend), retry_later, breaker=breaker)
 
 
 def _attempt(
     rows: list[Delivery],
-    backend,
     send: Callable[[], str],
     retry_later: Callable[[float], None],
+    *,
+    breaker: CircuitBreaker | None,
 ) -> str:
-    """Call the provider once for ``rows`` (claimed) behind its breaker; write the outcome."""
+    """Call the provider once for ``rows`` (claimed), behind ``breaker``; write the outcome."""
     ids = [row.pk for row in rows]
-    breaker = CircuitBreaker(backend.provider)
-    permission = breaker.allow()
-    if not permission.allowed:
-        # Failing fast is not the row's fault: give the attempt back and come back after the
-        # cool-down (enqueue_due_deliveries picks it up then).
-        retry_at = datetime.fromtimestamp(permission.retry_at, tz=UTC)
-        Delivery.objects.filter(pk__in=ids).update(
-            attempts=F("attempts") - 1,
-            next_attempt_at=retry_at,
-            last_error=f"{backend.provider} circuit open; next try after {retry_at:%H:%M:%S} UTC",
-        )
-        return DEFERRED
+    if breaker is not None:
+        permission = breaker.allow()
+        if not permission.allowed:
+            return _defer(ids, breaker.provider, permission.retry_at)
     try:
         message_id = send()
+    except CircuitOpen as exc:
+        return _defer(ids, exc.provider, exc.retry_at)
     except PermanentDeliveryError as exc:
-        breaker.record_success()  # the provider answered; the message itself is undeliverable
+        if breaker is not None:
+            breaker.record_success()  # the provider answered; the message is undeliverable
         _mark_dead(ids, str(exc))
         return DEAD
     except DeliveryError as exc:
-        breaker.record_failure()
+        if breaker is not None:
+            breaker.record_failure()
         return _mark_failed(rows, str(exc), retry_later)
     except Exception as exc:  # a bug (template, data) is retried and ends dead, never lost
         logger.exception("Delivery %s crashed", ids)
         return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
-    breaker.record_success()
+    if breaker is not None:
+        breaker.record_success()
     with _bookkeeping_transaction():
         Delivery.objects.filter(pk__in=ids).update(
             status=DeliveryStatus.SENT,
@@ -182,6 +182,18 @@ def _attempt(
             payload={"provider_message_id": message_id or "", "batch_size": len(rows)},
         )
     return SENT
+
+
+def _defer(ids: list[int], provider: str, retry_at: float) -> str:
+    """Failing fast is not the row's fault: give the attempt back and come back after the
+    cool-down (the every-minute sweep picks the row up then)."""
+    when = datetime.fromtimestamp(retry_at, tz=UTC)
+    Delivery.objects.filter(pk__in=ids).update(
+        attempts=F("attempts") - 1,
+        next_attempt_at=when,
+        last_error=f"{provider} circuit open; next try after {when:%H:%M:%S} UTC",
+    )
+    return DEFERRED
 
 
 def _mark_dead(ids: list[int], error: str) -> None:
@@ -239,8 +251,9 @@ def _send_sms(delivery: Delivery, backend) -> str:
 def _send_push(delivery: Delivery, backend) -> str:
     """Push to every browser of the recipient; sent if at least one accepted it.
 
-    A 404/410 for a browser deletes that subscription. When none accepted, a retryable failure
-    wins over a permanent one so a flaky push service gets its retries.
+    Each push service has its own breaker: browsers behind an open one are skipped, so an FCM
+    outage does not hold back Firefox users. A 404/410 deletes that subscription. When none
+    accepted, a retryable failure wins over an open breaker, which wins over a permanent error.
     """
     notification = delivery.notification
     subscriptions = list(PushSubscription.objects.filter(user_id=notification.recipient_id))
@@ -251,24 +264,42 @@ def _send_push(delivery: Delivery, backend) -> str:
     gone: list[int] = []
     retryable: DeliveryError | None = None
     permanent: PermanentDeliveryError | None = None
+    circuit_open: CircuitOpen | None = None
     for subscription in subscriptions:
+        breaker = CircuitBreaker(backend.provider_for(subscription.endpoint))
+        permission = breaker.allow()
+        if not permission.allowed:
+            if circuit_open is None or permission.retry_at < circuit_open.retry_at:
+                circuit_open = CircuitOpen(breaker.provider, permission.retry_at)
+            continue
         try:
             message_ids.append(
                 backend.send(rendering.push_message(notification, subscription, payload))
             )
         except SubscriptionGone:
             gone.append(subscription.pk)
+            breaker.record_success()
         except PermanentDeliveryError as exc:
             permanent = exc
+            breaker.record_success()
         except DeliveryError as exc:
             retryable = exc
+            breaker.record_failure()
+        else:
+            breaker.record_success()
     if gone:
         PushSubscription.objects.filter(pk__in=gone).delete()
-        logger.info("Removed %d expired push subscriptions of user %s", len(gone), delivery.notification.recipient_id)
+        logger.info(
+            "Removed %d expired push subscriptions of user %s",
+            len(gone),
+            notification.recipient_id,
+        )
     if message_ids:
         return message_ids[0]
     if retryable is not None:
         raise retryable
+    if circuit_open is not None:
+        raise circuit_open
     raise permanent or PermanentDeliveryError("every web push subscription of the recipient is gone")
 
 
@@ -350,7 +381,7 @@ def _digest_send(user_id: int) -> str:
         tasks.send_email_digest.apply_async((user_id,), countdown=delay, queue="bulk")
 
     try:
-        return _attempt(rows, backend, send, retry_later)
+        return _attempt(rows, send, retry_later, breaker=CircuitBreaker(backend.provider))
     finally:
         backend.close()
 

@@ -176,6 +176,14 @@ def provider_server():
 
 
 @pytest.fixture
+def second_provider_server():
+    """Another provider on its own port (e.g. a second push service)."""
+    server = ProviderServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def sms_provider(provider_server, settings):
     """The HTTP SMS backend pointed at a local server (``/sms``)."""
     settings.DELIVERY_BACKENDS = {

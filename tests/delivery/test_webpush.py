@@ -3,6 +3,8 @@
 import pytest
 
 from notifications.delivery import services, tasks
+from notifications.delivery.backends.webpush import WebPushBackend
+from notifications.delivery.breaker import OPEN, CircuitBreaker
 from notifications.models import Channel, DeliveryStatus, Priority, PushSubscription
 
 from .factories import DeliveryFactory, NotificationFactory, PushSubscriptionFactory
@@ -95,3 +97,33 @@ def test_recipient_without_browser_subscription_is_dead_without_a_request(provid
     delivery.refresh_from_db()
     assert delivery.last_error == "recipient has no web push subscription"
     assert provider_server.requests == []
+
+
+def test_an_open_breaker_for_one_push_service_does_not_hold_back_the_others(
+    provider_server, second_provider_server, vapid, browser_keys, settings
+):
+    settings.DELIVERY_BREAKER_THRESHOLD = 2
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    provider_server.default_status = 503  # this push service is down
+    for number in range(2):
+        delivery = push_delivery()
+        user = delivery.notification.recipient
+        subscribe(user, provider_server, f"/push/down-{number}", browser_keys())
+        assert tasks.deliver(delivery.pk) == services.FAILED
+    down = WebPushBackend().provider_for(provider_server.base_url)
+    assert CircuitBreaker(down).state() == OPEN
+
+    delivery = push_delivery()
+    user = delivery.notification.recipient
+    subscribe(user, provider_server, "/push/phone", browser_keys())
+    subscribe(user, second_provider_server, "/push/laptop", browser_keys())
+    assert tasks.deliver(delivery.pk) == services.SENT
+    assert len(second_provider_server.requests) == 1
+    assert provider_server.requests_to("/push/phone") == []  # failed fast, not called
+
+    only_down = push_delivery()
+    subscribe(only_down.notification.recipient, provider_server, "/push/tablet", browser_keys())
+    assert tasks.deliver(only_down.pk) == services.DEFERRED
+    only_down.refresh_from_db()
+    assert only_down.attempts == 0
+    assert down in only_down.last_error

@@ -10,6 +10,10 @@ class DeliveryBackend:
     def provider(self) -> str:
         return f"{self.channel}:{type(self).__name__}"
 
+    def provider_for(self, address: str) -> str:
+        """The breaker for one address; backends that reach several providers override it."""
+        return self.provider
+
     def send(self, message) -> str:  # pragma: no cover - interface
         """Hand the message to the provider; return its message id (may be empty)."""
         raise NotImplementedError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -19,6 +20,10 @@ class SubscriptionGone(PermanentDeliveryError):
 
 class WebPushBackend(DeliveryBackend):
     channel = "push"
+
+    def provider_for(self, address: str) -> str:
+        """Each push service (FCM, Mozilla, Apple...) is its own provider for the breaker."""
+        return f"push:{urlsplit(address).netloc}"
 
     def send(self, message: PushMessage) -> str:
         if not (settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT):
