@@ -77,7 +77,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             f"{retried} deliveries queued for another try"
-            + (f"; {skipped} already sent were left alone." if skipped else "."),
+            + (f"; {skipped} sent or pending were left alone." if skipped else "."),
             messages.SUCCESS,
         )
 

@@ -429,13 +429,18 @@ def deliveries_enqueue_due(*, limit: int = 5000) -> int:
     return count
 
 
+RETRYABLE_BY_HAND = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+
+
 def delivery_retry(*, delivery: Delivery) -> bool:
     """Give a failed or dead row a fresh set of attempts and send it after commit.
 
-    Returns False (and changes nothing) for a row already sent.
+    Returns False (and changes nothing) for a row that is sent or still pending (a pending row is
+    on its way, or waiting for quiet hours or the digest, which a retry must not skip).
     """
-    updated = Delivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SENT).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, last_error=""
+    updated = (
+        Delivery.objects.filter(pk=delivery.pk, status__in=RETRYABLE_BY_HAND)
+        .update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, last_error="")
     )
     if not updated:
         return False

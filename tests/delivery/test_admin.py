@@ -1,11 +1,13 @@
 """Admin: dead letters with a retry action; API keys shown once."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from notifications.models import ApiKey, Channel, DeliveryStatus
 
@@ -51,10 +53,11 @@ def test_retry_action_gives_dead_deliveries_fresh_attempts_and_sends_them(
 ):
     dead = DeliveryFactory(status=DeliveryStatus.DEAD, attempts=6, last_error="timeout")
     sent = DeliveryFactory(status=DeliveryStatus.SENT, attempts=1)
+    quiet = DeliveryFactory(next_attempt_at=timezone.now() + timedelta(hours=6))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
-            DELIVERIES, {"action": "retry", "_selected_action": [dead.pk, sent.pk]}
+            DELIVERIES, {"action": "retry", "_selected_action": [dead.pk, sent.pk, quiet.pk]}
         )
 
     assert response.status_code == 302
@@ -63,8 +66,11 @@ def test_retry_action_gives_dead_deliveries_fresh_attempts_and_sends_them(
     assert dead.attempts == 1
     assert dead.last_error == ""
     assert len(mail.outbox) == 1  # the sent one was not sent again
+    quiet.refresh_from_db()
+    assert quiet.next_attempt_at > timezone.now()  # still waiting for the end of quiet hours
     [message] = get_messages(response.wsgi_request)
     assert "1 deliveries queued" in str(message)
+    assert "2 sent or pending were left alone" in str(message)
 
 
 def test_new_api_key_is_shown_once_and_only_its_hash_is_stored(staff_client):
