@@ -72,3 +72,11 @@ def expect_live(page):
 
 def badge(page):
     return page.locator("#notification-badge")
+
+
+def screenshot(page, name: str, **options) -> None:
+    """A picture for the docs, taken by the test run into docs/img/."""
+    from tests.ui.conftest import IMG_DIR
+
+    IMG_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMG_DIR / name), **options)

@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 
 from events.services import event_update
 from notifications.models import Notification
-from tests.ui.conftest import IMG_DIR
 from tests.ui.factories import UserFactory
 from tests.ui.helpers import a_registered_event, badge, expect_live, send, send_many
 from tests.ui.helpers import off_the_browser_loop as off_loop
+from tests.ui.helpers import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -38,9 +38,8 @@ def test_attendee_gets_a_toast_and_badge_without_reload_when_the_organizer_edits
     expect(toast).to_contain_text("Room B")
     expect(badge(attendee_page)).to_have_text("1", timeout=LIVE_WITHIN_MS)
     expect(badge(attendee_page)).to_be_visible()
-    IMG_DIR.mkdir(parents=True, exist_ok=True)
     toast.hover()  # Hovering keeps it open for the picture.
-    attendee_page.screenshot(path=str(IMG_DIR / "toast.png"))
+    screenshot(attendee_page, "toast.png")
 
 
 def test_mark_all_read_from_the_dropdown_hides_the_badge_and_stays_read(open_page):
@@ -137,7 +136,7 @@ def test_click_through_marks_read_and_lands_on_the_event_page(open_page):
     notification = Notification.objects.get(recipient=attendee, kind="event_updated")
     page = open_page(attendee, "/notifications/")
     expect_live(page)
-    page.screenshot(path=str(IMG_DIR / "notification-center.png"), full_page=True)
+    screenshot(page, "notification-center.png", full_page=True)
 
     page.locator(f"#center-notification-{notification.pk} .row-link").click()
     expect(page).to_have_url(re.compile(rf"/events/{event.pk}/$"))

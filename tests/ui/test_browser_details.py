@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 
 from events.services import event_cancel
 from notifications.models import Notification
-from tests.ui.conftest import IMG_DIR
 from tests.ui.factories import UserFactory
 from tests.ui.helpers import a_registered_event, badge, expect_live, send, send_many
 from tests.ui.helpers import off_the_browser_loop as off_loop
+from tests.ui.helpers import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +87,7 @@ def test_phone_width_layout_has_no_sideways_scrolling(open_page):
     page = open_page(user, "/notifications/", viewport={"width": 375, "height": 740})
     expect(page.locator(".notification-row")).to_have_count(4)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.screenshot(path=str(IMG_DIR / "notification-center-phone.png"))
+    screenshot(page, "notification-center-phone.png")
 
 
 def test_badge_and_list_are_polled_while_the_socket_is_down(open_page, browser, asgi_server):
@@ -118,12 +118,15 @@ def test_the_last_seen_center_opens_offline_from_the_service_worker(open_page):
     page.goto("/notifications/")
     expect(page.locator(f"#center-notification-{notification.pk}")).to_be_visible()
     expect(page.locator("#connection-state")).to_have_attribute("data-state", "offline")
+    expect(page.locator(".offline-notice")).to_be_visible()
+    screenshot(page, "notification-center-offline.png")
     page.goto("/events/")
     expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
 
     page.context.set_offline(False)
     page.goto("/notifications/")
     expect_live(page)
+    expect(page.locator(".offline-notice")).to_be_hidden()
 
 
 def test_center_actions_work_without_javascript(browser, asgi_server):
