@@ -3,7 +3,7 @@
 Against PostgreSQL and Redis (services mode), in a database of its own:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench \
-    REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/fanout.py --recipients 10000
+    REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/fanout.py --recipients 10000
 
 It makes N users subscribed to one event topic, each with one open "page" (a channel in its
 ``user.<id>`` group, as a connected NotificationConsumer has), then:
