@@ -40,7 +40,8 @@ local over_capacity = 0
 for i = 1, count do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, math.floor(now) - expiry)
   if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + count]) then
-    redis.call('ZADD', KEYS[i], now, ARGV[i])
+    -- Scores grow with the position, so one channel receives its messages in send order.
+    redis.call('ZADD', KEYS[i], now + i * 0.00001, ARGV[i])
     redis.call('EXPIRE', KEYS[i], expiry)
   else
     over_capacity = over_capacity + 1
