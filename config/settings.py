@@ -238,6 +238,8 @@ SMS_SENDER = env_str("SMS_SENDER")
 SMS_API_TIMEOUT_SECONDS = env_int("SMS_API_TIMEOUT_SECONDS", 10)
 # HTTP API (/api/v1/): requests per API key per minute.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+# Apps whose objects API clients may name as a notification's subject ("events.event:12").
+API_SUBJECT_APPS = env_list("API_SUBJECT_APPS", "events,leaderboard")
 
 # Notification pipeline: per-recipient, per-kind rate limit (fixed windows) and retention.
 NOTIFICATIONS_RATE_LIMIT_COUNT = env_int("NOTIFICATIONS_RATE_LIMIT_COUNT", 5)

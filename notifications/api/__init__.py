@@ -124,6 +124,11 @@ def create_notification(
 ):
     """Create one notification per recipient (see the kinds catalogue) and deliver it on every
     channel the recipient has on. Retrying with the same `Idempotency-Key` is safe."""
+    subject = None
+    if payload.subject:
+        subject = selectors.subject_for(reference=payload.subject)
+        if subject is None:
+            return _error(request, 400, f"Unknown subject {payload.subject!r}")
     result = services.api_notification_create(
         api_key=request.auth,
         idempotency_key=idempotency_key,
@@ -131,6 +136,7 @@ def create_notification(
         kind=payload.kind,
         recipient_ids=payload.recipients,
         topic=payload.topic,
+        subject=subject,
         context=payload.context,
         priority=payload.priority,
         url=payload.url,

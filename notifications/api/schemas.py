@@ -24,6 +24,12 @@ class NotificationIn(Schema):
         max_length=200,
         description="Also notify the followers of this topic, e.g. `events.event:12`.",
     )
+    subject: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*:\d+$",
+        description="What it is about, written like a topic: `events.event:12`.",
+    )
     context: dict[str, Any] = Field(
         default_factory=dict, description="Rendered by the kind's templates; stored as `data`."
     )

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import hmac
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
 from notifications.models import ApiKey
 
 
@@ -14,3 +18,22 @@ def api_key_for(*, raw_key: str) -> ApiKey | None:
     if api_key is None or not hmac.compare_digest(api_key.hashed_key, ApiKey.hash(raw_key.strip())):
         return None
     return api_key
+
+
+def subject_for(*, reference: str) -> models.Model | None:
+    """The object a ``"app_label.model:pk"`` reference names (the topic format), or None.
+
+    Only models of ``API_SUBJECT_APPS`` can be named: a client cannot probe users or keys.
+    """
+    label, _, pk = reference.partition(":")
+    app_label, _, model = label.partition(".")
+    if app_label not in settings.API_SUBJECT_APPS:
+        return None
+    try:
+        content_type = ContentType.objects.get_by_natural_key(app_label, model)
+    except ContentType.DoesNotExist:
+        return None
+    model_class = content_type.model_class()
+    if model_class is None:
+        return None
+    return model_class._default_manager.filter(pk=pk).first()

@@ -102,6 +102,7 @@ def api_notification_create(
     kind: str,
     recipient_ids: list[int],
     topic: str | None,
+    subject,
     context: dict,
     priority: str | None,
     url: str,
@@ -136,6 +137,7 @@ def api_notification_create(
         result = notify(
             kind=kind,
             recipients=get_user_model().objects.filter(user_filter),
+            subject=subject,
             context=context,
             # Namespaced per key: another service (or Herald itself) cannot collide with it.
             dedupe_key=f"api:{api_key.pk}:{dedupe_key or idempotency_key}",

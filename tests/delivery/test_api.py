@@ -135,6 +135,41 @@ def test_followers_of_a_topic_are_notified(client, api_key, readers):
     assert Notification.objects.get().recipient == follower
 
 
+def test_subject_reference_links_the_notification_to_that_object(
+    client, api_key, readers, settings
+):
+    settings.API_SUBJECT_APPS = ["auth"]
+    _, raw_key = api_key
+    subject = UserFactory(username="the-subject")
+
+    response = post(client, body_for(readers, subject=f"auth.user:{subject.pk}"), key=raw_key)
+
+    assert response.status_code == 201
+    assert {row.subject for row in Notification.objects.all()} == {subject}
+
+
+@pytest.mark.parametrize("reference", ["auth.user:999999", "nosuch.model:1"])
+def test_subject_that_does_not_exist_is_400(client, api_key, readers, reference, settings):
+    settings.API_SUBJECT_APPS = ["auth", "nosuch"]
+    _, raw_key = api_key
+
+    response = post(client, body_for(readers, subject=reference), key=raw_key)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"Unknown subject {reference!r}"}
+    assert Notification.objects.count() == 0
+
+
+def test_objects_outside_the_subject_apps_cannot_be_named(client, api_key, readers):
+    _, raw_key = api_key
+    existing_user = f"auth.user:{readers[0].pk}"
+
+    response = post(client, body_for(readers, subject=existing_user), key=raw_key)
+
+    assert response.status_code == 400
+    assert Notification.objects.count() == 0
+
+
 def test_missing_api_key_is_401(client, readers):
     response = post(client, body_for(readers))
 
@@ -169,6 +204,7 @@ def test_revoked_api_key_is_403(client, api_key, readers):
         (json.dumps({"kind": "event_updated", "recipients": [1], "priority": "asap"}), ""),
         (json.dumps({"kind": "event_updated", "recipients": ["me"]}), ""),
         (json.dumps({"kind": "event_updated", "recipients": [1], "colour": "red"}), ""),
+        (json.dumps({"kind": "event_updated", "recipients": [1], "subject": "event 12"}), ""),
     ],
 )
 def test_bad_body_is_400_with_a_message(client, api_key, raw, fragment):
