@@ -319,19 +319,22 @@ def notify(
 
     # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries.
     in_app_recipients = [user_id for _, user_id in created if channels_of[user_id][0]]
-    toast_ids = [
-        notification_id
+    toasts = [
+        (notification_id, user_id)
         for notification_id, user_id in created
         if channels_of[user_id][0]
         and notification_id not in rate_limited
         and user_id not in quiet_until
     ]
+    toast_ids = [notification_id for notification_id, _ in toasts]
+    toast_recipients = [user_id for _, user_id in toasts]
     transaction.on_commit(
         lambda: _after_notify(
             kind=kind,
             priority=priority,
             in_app_recipients=in_app_recipients,
             toast_ids=toast_ids,
+            toast_recipients=toast_recipients,
             due_delivery_ids=due_delivery_ids,
             first_over=first_over,
             now=now,
@@ -354,6 +357,7 @@ def _after_notify(
     priority: str,
     in_app_recipients: list[int],
     toast_ids: list[int],
+    toast_recipients: list[int],
     due_delivery_ids: list[int],
     first_over: list[int],
     now: datetime,
@@ -365,6 +369,11 @@ def _after_notify(
     queue = queue_for(priority)
     for ids in _chunks(toast_ids, PUSH_BATCH_SIZE):
         tasks.push_in_app.apply_async(args=[ids], queue=queue)
+    # Rows stored silently (quiet hours, rate limit) make no toast, but open pages' badges
+    # still show the new count.
+    silent_recipients = list(set(in_app_recipients) - set(toast_recipients))
+    for user_ids in _chunks(silent_recipients, PUSH_BATCH_SIZE):
+        tasks.push_badges.apply_async(args=[user_ids], queue=queue_for(Priority.LOW))
     if due_delivery_ids:
         enqueue_deliveries(due_delivery_ids, priority=priority)
     if first_over:

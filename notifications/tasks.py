@@ -18,6 +18,12 @@ def push_in_app(notification_ids: list[int]) -> int:
     return push.push_notifications(notification_ids)
 
 
+@shared_task(name="notifications.tasks.push_badges", ignore_result=True)
+def push_badges(user_ids: list[int]) -> None:
+    """Refresh the badge on these users' open pages (no toast)."""
+    push.push_badges(user_ids)
+
+
 @shared_task(name="notifications.tasks.send_rate_limit_summaries", ignore_result=True)
 def send_rate_limit_summaries(*, kind: str, user_ids: list[int], window: int) -> int:
     """At the end of a rate-limit window: one "and N more" per user (idempotent)."""

@@ -1,6 +1,7 @@
 """The notification socket over the real Redis channel layer (settings from REDIS_URL)."""
 
 import re
+from datetime import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -146,4 +147,24 @@ async def test_marking_read_refreshes_the_badge_on_open_pages():
     fragment = await ws.receive_from(timeout=3)
     assert toast_ids(fragment) == []
     assert badge(fragment) == "" and " hidden" in fragment
+    await ws.disconnect()
+
+
+async def test_quiet_hours_update_the_badge_without_a_toast():
+    alice, cookie = await sync_to_async(user_with_cookie)("alice")
+
+    def quiet_all_day():
+        services.quiet_hours_set(user=alice, start=time(0, 0), end=time(23, 59, 59),
+                                 time_zone="UTC")
+
+    await sync_to_async(quiet_all_day)()
+    ws = socket(cookie)
+    assert (await ws.connect())[0]
+
+    await sync_to_async(notify_committed)(alice, "Shh")
+
+    fragment = await ws.receive_from(timeout=3)
+    assert toast_ids(fragment) == []
+    assert badge(fragment) == "1"
+    assert await ws.receive_nothing(timeout=0.3)
     await ws.disconnect()
