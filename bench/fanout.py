@@ -154,7 +154,10 @@ def main():
     naive_per_s = count / naive_s
     speedup = naive_s / (persist_s + push_s)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
     print(f"layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}, batches of {push.BATCH}")
     print(f"ours:  persist {persist_s:.3f} s, push {push_s:.3f} s ({count} recipients)")
     print(f"naive: {naive_s:.3f} s (one INSERT + one group_send per user)")

@@ -161,7 +161,9 @@ class Subscription(models.Model):
     """``user`` follows ``topic`` (see ``notifications.topics``); empty ``kinds`` = every kind."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_subscriptions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_subscriptions",
     )
     topic = models.CharField(max_length=200)
     kinds = models.JSONField(default=list, blank=True)
@@ -169,7 +171,9 @@ class Subscription(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "topic"], name="subscription_unique_user_topic"),
+            models.UniqueConstraint(
+                fields=["user", "topic"], name="subscription_unique_user_topic"
+            ),
         ]
         indexes = [models.Index(fields=["topic"], name="subscription_topic")]
 

@@ -12,15 +12,19 @@ from notifications.services import notify
 UTC = ZoneInfo("UTC")
 
 
+def jan(day, hour, minute=0):
+    return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("start", "end", "now", "expected_end"),
     [
-        (time(22), time(7), datetime(2026, 1, 5, 23, 30, tzinfo=UTC), datetime(2026, 1, 6, 7, tzinfo=UTC)),
-        (time(22), time(7), datetime(2026, 1, 6, 6, 59, tzinfo=UTC), datetime(2026, 1, 6, 7, tzinfo=UTC)),
-        (time(22), time(7), datetime(2026, 1, 6, 7, 0, tzinfo=UTC), None),
-        (time(22), time(7), datetime(2026, 1, 6, 12, 0, tzinfo=UTC), None),
-        (time(13), time(14), datetime(2026, 1, 6, 13, 30, tzinfo=UTC), datetime(2026, 1, 6, 14, tzinfo=UTC)),
-        (time(9), time(9), datetime(2026, 1, 6, 9, 0, tzinfo=UTC), None),
+        (time(22), time(7), jan(5, 23, 30), jan(6, 7)),  # wraps midnight: ends tomorrow
+        (time(22), time(7), jan(6, 6, 59), jan(6, 7)),  # after midnight: ends today
+        (time(22), time(7), jan(6, 7), None),  # the end itself is outside
+        (time(22), time(7), jan(6, 12), None),
+        (time(13), time(14), jan(6, 13, 30), jan(6, 14)),  # same-day window
+        (time(9), time(9), jan(6, 9), None),  # an empty window never applies
     ],
 )
 def test_quiet_hours_window_end(start, end, now, expected_end):

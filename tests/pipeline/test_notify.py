@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
@@ -165,7 +165,9 @@ def test_quiet_hours_defer_email_and_store_in_app_silently(
     assert Notification.objects.get(recipient=bob).deliveries.get().status == DeliveryStatus.SENT
 
 
-def test_urgent_bypasses_quiet_hours(alice, django_capture_on_commit_callbacks, notification_outbox):
+def test_urgent_bypasses_quiet_hours(
+    alice, django_capture_on_commit_callbacks, notification_outbox
+):
     quiet_now(alice)
 
     with django_capture_on_commit_callbacks(execute=True):
