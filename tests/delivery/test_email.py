@@ -56,9 +56,10 @@ def test_notification_email_goes_out_after_commit_with_text_and_html(
 
 
 def test_a_batch_of_emails_goes_through_one_smtp_session(smtp_server):
-    rows = DeliveryFactory.create_batch(3, channel=Channel.EMAIL)
+    count = services.CLAIM_CHUNK + 3  # more than one claim
+    rows = DeliveryFactory.create_batch(count, channel=Channel.EMAIL)
 
-    assert tasks.deliver_batch([row.pk for row in rows]) == {services.SENT: 3}
+    assert tasks.deliver_batch([row.pk for row in rows]) == {services.SENT: count}
 
     assert smtp_server.connections == 1
     assert [recipients for _, recipients, _ in smtp_server.messages] == [
