@@ -97,7 +97,10 @@
     sendCatchUp();
   });
   document.addEventListener("htmx:wsClose", function (event) {
-    var code = event.detail.event && event.detail.event.code;
+    var closed = event.detail.event;
+    // A replaced socket closing late says nothing about the one now in use.
+    if (closed && closed.target && currentSocket && closed.target !== currentSocket) { return; }
+    var code = closed && closed.code;
     if (code === 4401) { setConnection("offline"); return; }  // Logged out: no retry.
     setConnection(navigator.onLine ? "reconnecting" : "offline");
   });
