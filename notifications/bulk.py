@@ -16,10 +16,20 @@ from __future__ import annotations
 import enum
 
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 
 def supports_set_insert() -> bool:
     return connection.vendor == "postgresql"
+
+
+def ids_in(ids) -> list | RawSQL:
+    """The right side of ``pk__in=`` for thousands of ids: one array parameter on PostgreSQL
+    (``IN (SELECT unnest(...))``) instead of one quoted literal per id."""
+    ids = list(ids)
+    if supports_set_insert():
+        return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+    return ids
 
 
 def insert_rows(

@@ -19,6 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from notifications import outbox
+from notifications.bulk import ids_in
 from notifications.groups import user_group
 from notifications.models import Channel, Notification, Silenced
 from notifications.selectors import unread_counts
@@ -154,7 +155,7 @@ def push_notifications(notification_ids: Iterable[int]) -> int:
     """
     rows = list(
         Notification.objects.filter(
-            pk__in=list(notification_ids),
+            pk__in=ids_in(notification_ids),
             in_app=True,
             silenced=Silenced.NO,
             is_read=False,

@@ -78,7 +78,7 @@ def _recipient_filter(recipients) -> Q:
         return Q(pk__in=recipients)  # e.g. a values_list("user_id", flat=True) of another model
     if isinstance(recipients, user_model):
         return Q(pk=recipients.pk)
-    return Q(pk__in=[getattr(recipient, "pk", recipient) for recipient in recipients])
+    return Q(pk__in=bulk.ids_in(getattr(recipient, "pk", recipient) for recipient in recipients))
 
 
 def _channel_enabled(kind: Kind, channel: str):
