@@ -22,6 +22,7 @@ from django.template.loader import select_template
 from django.utils import timezone
 
 from notifications import bulk, counters
+from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
 from notifications.models import (
     EXTERNAL_CHANNELS,
@@ -40,12 +41,6 @@ from notifications.models import (
 
 CHUNK_SIZE = 2000
 PUSH_BATCH_SIZE = 2500
-QUEUE_BY_PRIORITY = {
-    Priority.URGENT: "urgent",
-    Priority.HIGH: "default",
-    Priority.NORMAL: "default",
-    Priority.LOW: "bulk",
-}
 
 
 @dataclass(frozen=True)
@@ -63,10 +58,6 @@ class NotifyResult:
     rate_limited: int = 0
     notification_ids: list[int] = field(default_factory=list)
     delivery_ids: list[int] = field(default_factory=list)
-
-
-def queue_for(priority: str) -> str:
-    return QUEUE_BY_PRIORITY.get(priority, "default")
 
 
 def _recipient_filter(recipients) -> Q:
