@@ -33,6 +33,10 @@ CHROMIUM_ARGS = [
 # Playwright waits this long (ms) for an expectation before failing.
 EXPECT_TIMEOUT_MS = 5000
 IMG_DIR = ROOT / "docs" / "img"
+# An uncompressed P-256 point, base64url: the shape of a real VAPID public key.
+TEST_VAPID_PUBLIC_KEY = (
+    "BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U"
+)
 
 
 def free_port() -> int:
@@ -116,6 +120,8 @@ def asgi_server(transactional_db, tmp_path):
         DEBUG="true",
         LOG_LEVEL="WARNING",
         NOTIFICATION_POLL_SECONDS="1",
+        # A public key lets the preferences page offer web push (sending needs the private one).
+        VAPID_PUBLIC_KEY=TEST_VAPID_PUBLIC_KEY,
     )
     server = LiveServer(env=env, port=free_port(), log_path=tmp_path / "server.log")
     server.start()

@@ -110,7 +110,9 @@ def test_the_last_seen_center_opens_offline_from_the_service_worker(open_page):
     user = UserFactory()
     notification = off_loop(send, user, title="Readable offline")
     page = open_page(user, "/notifications/")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function(
+        "navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=100
+    )
     page.reload()  # Fetched through the worker now, which keeps this copy.
     expect_live(page)
 

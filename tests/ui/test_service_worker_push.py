@@ -14,7 +14,9 @@ def test_service_worker_shows_a_pushed_message(open_page, asgi_server):
     user = UserFactory()
     page = open_page(user, "/notifications/")
     page.context.grant_permissions(["notifications"], origin=asgi_server.url)
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function(
+        "navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=100
+    )
 
     devtools = page.context.new_cdp_session(page)
     registrations = []
@@ -44,3 +46,42 @@ def test_service_worker_shows_a_pushed_message(open_page, asgi_server):
     titles = shown
     assert titles == [["Summer picnic was cancelled", "Sorry!", "/events/7/"]]
     expect(page.locator("#connection-state")).to_have_attribute("data-state", "live")
+
+
+# The browser's push service (Google's, for Chromium) is out of reach here: the page's
+# PushManager.subscribe answers with a subscription as a push service would, and everything
+# after it (permission, service worker, the POST with CSRF, the delivery endpoint) is real.
+FAKE_PUSH_SERVICE = """
+PushManager.prototype.subscribe = function (options) {
+  window.__subscribeOptions = options;
+  return Promise.resolve({
+    toJSON: () => ({
+      endpoint: "https://push.example.test/send/abc123",
+      keys: {p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+             auth: "tBHItJI5svbpez7KI4CCXg"}
+    })
+  });
+};
+"""
+
+
+def test_enabling_push_registers_this_browser_with_the_server(open_page, asgi_server):
+    from notifications.models import PushSubscription
+    from tests.ui.conftest import TEST_VAPID_PUBLIC_KEY
+
+    user = UserFactory()
+    page = open_page(user, "/")
+    page.context.grant_permissions(["notifications"], origin=asgi_server.url)
+    page.context.add_init_script(FAKE_PUSH_SERVICE)
+    page.goto("/notifications/preferences/")
+    page.get_by_role("button", name="Enable push notifications").click()
+    expect(page.locator("[data-push-status]")).to_have_text(
+        "Push notifications are on for this browser."
+    )
+    subscription = PushSubscription.objects.get(user=user)
+    assert subscription.endpoint == "https://push.example.test/send/abc123"
+    assert subscription.auth == "tBHItJI5svbpez7KI4CCXg"
+    key_length = page.evaluate("window.__subscribeOptions.applicationServerKey.length")
+    assert key_length == 65  # The server's VAPID public key, decoded to its 65 raw bytes.
+    assert page.evaluate("window.__subscribeOptions.userVisibleOnly") is True
+    assert TEST_VAPID_PUBLIC_KEY in page.content()
