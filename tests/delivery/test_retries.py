@@ -163,3 +163,20 @@ def test_batch_claims_its_rows_at_once_and_reports_each_outcome(sms_provider, se
 
     assert outcomes == {services.SENT: 2, services.FAILED: 1, services.SKIPPED: 2}
     assert len(sms_provider.requests) == 4  # 1 earlier + 3 in the batch
+
+
+def test_batch_query_count_grows_only_by_the_outcome_write_per_row(sms_provider):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(rows: int) -> int:
+        ids = [sms_delivery(phone=f"+49170000{n:04d}").pk for n in range(rows)]
+        with CaptureQueriesContext(connection) as captured:
+            assert tasks.deliver_batch(ids) == {services.SENT: rows}
+        return len(captured.captured_queries)
+
+    five, ten = queries_for(5), queries_for(10)
+
+    # Per row: one UPDATE for its outcome and its transaction's SET LOCAL (plus a savepoint pair
+    # inside the test's transaction); claims, contact points and recipients come per chunk.
+    assert (ten - five) / 5 <= 4
