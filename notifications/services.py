@@ -205,9 +205,6 @@ def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) 
     return [delivery.pk for delivery in deliveries]
 
 
-# Outside a transaction the rows and their deliveries still commit together; inside the caller's
-# transaction it adds no savepoint (one fewer round trip per call).
-@transaction.atomic(savepoint=False)
 def notify(
     *,
     kind: str,
@@ -234,6 +231,32 @@ def notify(
     dedupe_key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
     if len(dedupe_key) > Notification._meta.get_field("dedupe_key").max_length:
         raise ValueError("dedupe_key is longer than 200 characters")
+    return _fan_out(
+        kind_def=kind_def,
+        recipients=recipients,
+        subject=subject,
+        context=context,
+        dedupe_key=dedupe_key,
+        priority=priority,
+        url=url,
+    )
+
+
+# Outside a transaction the rows and their deliveries still commit together; inside the caller's
+# transaction it adds no savepoint (one fewer round trip per call). Bad arguments are refused
+# before this point, so they never mark the caller's transaction for rollback.
+@transaction.atomic(savepoint=False)
+def _fan_out(
+    *,
+    kind_def: Kind,
+    recipients,
+    subject: models.Model | None,
+    context: dict,
+    dedupe_key: str,
+    priority: str,
+    url: str,
+) -> NotifyResult:
+    kind = kind_def.key
     now = timezone.now()
     urgent = priority == Priority.URGENT
     user_model = get_user_model()

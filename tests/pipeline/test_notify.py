@@ -256,3 +256,11 @@ def test_inactive_users_are_not_notified(alice, bob):
     bob.is_active = False
     bob.save()
     assert updated([alice, bob]).created == 1
+
+
+def test_refused_arguments_leave_the_callers_transaction_usable(alice):
+    with transaction.atomic():
+        with pytest.raises(ValueError):
+            notify(kind="party", recipients=[alice], context={})
+        # The caller caught the error (e.g. to answer 400) and carries on in its transaction.
+        assert updated([alice]).created == 1
