@@ -12,11 +12,14 @@ Redis; ``incr`` is atomic there.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 CLOSED = "closed"
 OPEN = "open"
@@ -76,6 +79,8 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         if getattr(self, "_seen_state", True):
+            if cache.get(self._open_until_key) is not None:
+                logger.info("Circuit for %s closed: the provider answered again", self.provider)
             cache.delete_many([self._failures_key, self._open_until_key, self._probe_key])
         self._seen_state = False
 
@@ -91,6 +96,12 @@ class CircuitBreaker:
         if was_open or failures >= self.threshold():
             cache.set(self._open_until_key, time.time() + self.cooldown(), timeout=None)
             cache.delete(self._probe_key)
+            logger.warning(
+                "Circuit for %s open for %ss after %d consecutive failures",
+                self.provider,
+                self.cooldown(),
+                failures,
+            )
             return OPEN
         return CLOSED
 
