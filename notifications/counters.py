@@ -5,7 +5,7 @@ own connection, so a fan-out to thousands of users costs one round trip per thou
 change is atomic. In embedded mode (local memory) the same functions loop over ``cache.incr``.
 
 The unread counter is an accelerator: it may be missing (eviction, FLUSHDB, restart) and is then
-rebuilt from the database; it expires after a day so any drift heals on its own.
+rebuilt from the database; it expires after an hour so any drift heals on its own.
 """
 
 from collections.abc import Iterable
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
-UNREAD_TTL_SECONDS = 24 * 3600
+UNREAD_TTL_SECONDS = 3600
 BATCH = 1000
 
 # Add ARGV[1] to each existing key; a missing key stays missing (-1), one that would go negative

@@ -447,15 +447,19 @@ def _visible(user) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user, in_app=True, dismissed_at__isnull=True)
 
 
-def _unread_changed(user_id: int, delta: int) -> None:
-    """After commit: move the user's counter by ``delta`` and refresh the badge on open pages."""
-    if not delta:
+def _unread_changed(user_id: int, delta: int, *, recount: bool = False) -> None:
+    """After commit: move the user's counter by ``delta`` (or drop it to be counted again) and
+    refresh the badge on open pages."""
+    if not delta and not recount:
         return
 
     def apply():
         from notifications import push
 
-        counters.adjust_unread_many({user_id: delta})
+        if recount:
+            counters.forget_unread(user_id)
+        else:
+            counters.adjust_unread_many({user_id: delta})
         push.push_badges([user_id])
 
     transaction.on_commit(apply)
@@ -487,7 +491,8 @@ def notification_mark_unread(*, user, notification_id: int) -> bool:
 def notification_mark_all_read(*, user) -> int:
     """Mark every unread notification of ``user`` read; returns how many changed."""
     changed = _visible(user).filter(is_read=False).update(is_read=True, read_at=timezone.now())
-    _unread_changed(user.pk, -changed)
+    # A natural moment to heal any drift: the badge is counted afresh on the next read.
+    _unread_changed(user.pk, -changed, recount=True)
     return changed
 
 

@@ -126,3 +126,16 @@ def test_badge_read_costs_no_query_once_cached(alice, three_for_alice, django_as
     selectors.unread_count(user=alice)
     with django_assert_num_queries(0):
         assert selectors.unread_count(user=alice) == 3
+
+
+def test_mark_all_read_heals_a_counter_that_drifted(
+    alice, three_for_alice, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from notifications.counters import unread_key
+
+    cache.set(unread_key(alice.pk), 7)  # drifted: the database says 3
+    commit(django_capture_on_commit_callbacks,
+           lambda: services.notification_mark_all_read(user=alice))
+    assert selectors.unread_count(user=alice) == 0
