@@ -604,9 +604,12 @@ class PurgeResult:
     unread: int
 
 
-def _purge_where(condition: Q, *, batch_size: int) -> tuple[int, set[int]]:
+def _purge_where(
+    condition: Q, *, batch_size: int, with_recipients: bool = False
+) -> tuple[int, set[int]]:
     """Delete rows matching ``condition`` in key ranges of at most ``batch_size`` rows, each in
-    its own short transaction, so no lock is held for long. Returns (rows, recipients)."""
+    its own short transaction, so no lock is held for long. Returns (rows, recipients), the
+    recipients only when asked for."""
     total, after, recipients = 0, 0, set()
     while True:
         ids = list(
@@ -618,8 +621,12 @@ def _purge_where(condition: Q, *, batch_size: int) -> tuple[int, set[int]]:
             return total, recipients
         with transaction.atomic():
             in_range = Notification.objects.filter(condition, pk__gte=ids[0], pk__lte=ids[-1])
-            recipients.update(in_range.values_list("recipient_id", flat=True).distinct())
-            deleted, per_model = in_range.delete()
+            if with_recipients:
+                recipients.update(
+                    in_range.order_by().values_list("recipient_id", flat=True).distinct()
+                )
+            # Only ids are loaded: the deliveries go by one DELETE ... WHERE notification_id IN.
+            _, per_model = in_range.only("pk").delete()
         total += per_model.get(Notification._meta.label, 0)
         after = ids[-1]
 
@@ -635,7 +642,7 @@ def notifications_purge(*, now: datetime | None = None) -> PurgeResult:
     unread_cutoff = now - timedelta(days=settings.NOTIFICATIONS_UNREAD_RETENTION_DAYS)
     read, _ = _purge_where(Q(is_read=True, read_at__lt=read_cutoff), batch_size=batch_size)
     unread, touched = _purge_where(
-        Q(is_read=False, created_at__lt=unread_cutoff), batch_size=batch_size
+        Q(is_read=False, created_at__lt=unread_cutoff), batch_size=batch_size, with_recipients=True
     )
     # Unread rows went away: those badges are rebuilt from the database on their next read.
     for user_id in touched:
