@@ -116,8 +116,9 @@ def main():
     print(f"'load more' at row {depth:,} over HTTP (keyset): {deep_page_ms:.1f} ms")
     print(f"page query at row {depth:,}: keyset {keyset_ms:.2f} ms, OFFSET {offset_ms:.2f} ms")
     print(
-        f"center rows={args.rows} first_page_ms={first_page_ms:.1f} deep_page_ms={deep_page_ms:.1f} "
-        f"keyset_query_ms={keyset_ms:.2f} offset_query_ms={offset_ms:.2f}"
+        f"center rows={args.rows} first_page_ms={first_page_ms:.1f} "
+        f"deep_page_ms={deep_page_ms:.1f} keyset_query_ms={keyset_ms:.2f} "
+        f"offset_query_ms={offset_ms:.2f}"
     )
 
 

@@ -46,5 +46,6 @@ class RestartAwareServer(Server):
         logger.info("Closed %d sockets, stopped %d applications", len(open_sockets), len(running))
         stopped = defer.Deferred.fromFuture(asyncio.gather(*running, return_exceptions=True))
         # The reactor waits for this before dropping connections, so the frames reach the wire.
-        grace = task.deferLater(reactor, CLOSE_FRAME_GRACE_SECONDS if open_sockets else 0, lambda: None)
+        grace_seconds = CLOSE_FRAME_GRACE_SECONDS if open_sockets else 0
+        grace = task.deferLater(reactor, grace_seconds, lambda: None)
         return defer.gatherResults([stopped, grace], consumeErrors=True)

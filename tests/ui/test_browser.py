@@ -132,7 +132,10 @@ def test_click_through_marks_read_and_lands_on_the_event_page(open_page):
     organizer, event = off_loop(a_registered_event, attendee)
     off_loop(event_update, event=event, actor=organizer, changes={"location": "Room E"})
     for n in range(3):
-        off_loop(send, attendee, kind="event_reminder", title=f"Reminder {n}", url=event.get_absolute_url())
+        off_loop(
+            send, attendee, kind="event_reminder", title=f"Reminder {n}",
+            url=event.get_absolute_url(),
+        )
     notification = Notification.objects.get(recipient=attendee, kind="event_updated")
     page = open_page(attendee, "/notifications/")
     expect_live(page)

@@ -57,8 +57,10 @@ PushManager.prototype.subscribe = function (options) {
   return Promise.resolve({
     toJSON: () => ({
       endpoint: "https://push.example.test/send/abc123",
-      keys: {p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
-             auth: "tBHItJI5svbpez7KI4CCXg"}
+      keys: {
+        p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        auth: "tBHItJI5svbpez7KI4CCXg"
+      }
     })
   });
 };

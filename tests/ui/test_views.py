@@ -161,7 +161,8 @@ def test_mark_read_without_javascript_redirects_back(alice, alice_client):
 def test_redirect_back_never_leaves_the_site(alice, alice_client):
     notification = send(alice)
     response = alice_client.post(
-        reverse("notifications:mark_read", args=[notification.pk]), {"next": "https://evil.example/"}
+        reverse("notifications:mark_read", args=[notification.pk]),
+        {"next": "https://evil.example/"},
     )
     assert response.url == reverse("notifications:center")
 
@@ -376,9 +377,8 @@ def test_turning_a_channel_off_stores_only_that_choice(alice, alice_client):
     del data["event_updated__in_app"]
     response = alice_client.post(reverse("notifications:preferences"), data)
     assert response.status_code == 302
-    assert list(Preference.objects.filter(user=alice).values_list("kind", "channel", "enabled")) == [
-        ("event_updated", "in_app", False)
-    ]
+    stored = Preference.objects.filter(user=alice).values_list("kind", "channel", "enabled")
+    assert list(stored) == [("event_updated", "in_app", False)]
 
 
 def test_quiet_hours_are_saved_with_their_time_zone(alice, alice_client):
