@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", notifications_api.urls),
     path("notifications/push/", include("notifications.delivery.urls")),
+    path("notifications/email/", include("notifications.delivery.email_urls")),
     path("notifications/", include("notifications.urls")),
     path("sw.js", notifications_views.service_worker, name="service-worker"),
     path("events/", include("events.urls")),

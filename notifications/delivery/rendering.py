@@ -12,6 +12,7 @@ import json
 from django.conf import settings
 from django.template.loader import select_template
 
+from notifications.delivery import unsubscribe
 from notifications.delivery.backends.messages import EmailMessage, PushMessage, SmsMessage
 from notifications.kinds import EMAIL_DIGEST, get_kind
 from notifications.models import Notification, Priority
@@ -64,12 +65,21 @@ def _one_line(text: str) -> str:
 
 
 def render_email(notification: Notification) -> EmailMessage:
-    context = notification_context(notification)
+    """The kind's email, with a one-click unsubscribe from this kind (RFC 8058 headers, and
+    ``unsubscribe_url`` for the templates)."""
+    unsubscribe_url = unsubscribe.url_for(
+        user_id=notification.recipient_id, kind=notification.kind
+    )
+    context = {**notification_context(notification), "unsubscribe_url": unsubscribe_url}
     return EmailMessage(
         to=notification.recipient.email,
         subject=_one_line(_render(notification.kind, "email_subject.txt", context)),
         text=_render(notification.kind, "email.txt", context).strip() + "\n",
         html=_render(notification.kind, "email.html", context),
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
         **_envelope(notification),
     )
 

@@ -34,6 +34,7 @@ from notifications.models import (
     Priority,
     PushSubscription,
 )
+from notifications.services import preference_set
 
 logger = logging.getLogger(__name__)
 
@@ -477,3 +478,11 @@ def push_subscription_delete(*, user, endpoint: str) -> bool:
     """Forget a browser's subscription; only its owner can. Returns whether one was removed."""
     deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
     return bool(deleted)
+
+
+# --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
+
+
+def email_unsubscribe(*, user, kind: str) -> None:
+    """Stop emails of ``kind`` to ``user`` (their email preference for it goes off). Idempotent."""
+    preference_set(user=user, kind=kind, channel=Channel.EMAIL, enabled=False)

@@ -1,4 +1,4 @@
-"""Register and forget a browser's web push subscription (called by the page's script)."""
+"""Web push subscriptions (called by the page's script) and one-click email unsubscribe."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.http import require_POST
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
-from notifications.delivery import services
+from notifications.delivery import services, unsubscribe
 
 _https_url = URLValidator(schemes=["https"])
 _base64url = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
@@ -82,3 +84,24 @@ def push_unsubscribe(request):
     if not services.push_subscription_delete(user=request.user, endpoint=data["endpoint"]):
         return _json_error(404, "No such subscription.")
     return HttpResponse(status=204)
+
+
+# The signed token is the credential: mail providers POST here without cookies (RFC 8058), so
+# there is no session and no CSRF token to check, and the only effect is switching one email off.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def email_unsubscribe(request, token: str):
+    """GET asks for confirmation (link scanners must not unsubscribe anyone); POST, from the page
+    or from the mail provider's one-click button, turns that kind's email off."""
+    target = unsubscribe.target_of(token)
+    if target is None:
+        raise Http404("This unsubscribe link is not valid.")
+    user, kind = target
+    done = request.method == "POST"
+    if done:
+        services.email_unsubscribe(user=user, kind=kind.key)
+    return render(
+        request,
+        "notifications/email_unsubscribe.html",
+        {"kind": kind, "email": user.email, "done": done},
+    )
