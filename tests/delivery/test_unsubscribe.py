@@ -38,6 +38,9 @@ def test_emails_carry_one_click_unsubscribe_headers(emailed):
 
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert unsubscribe_path(message).startswith("/notifications/email/unsubscribe/")
+    link = message.extra_headers["List-Unsubscribe"][1:-1]
+    assert link in message.body  # and the reader sees it too
+    assert link in message.alternatives[0][0]
 
 
 def test_mail_providers_one_click_post_turns_that_kinds_email_off(
