@@ -2,6 +2,8 @@
 
 from django import template
 from django.conf import settings
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from notifications import selectors
 from notifications.kinds import KINDS
@@ -42,3 +44,13 @@ def notification_banners(context):
 def kind_label(key: str) -> str:
     kind = KINDS.get(key)
     return kind.label if kind else key
+
+
+@register.filter
+def ago(moment) -> str:
+    """"just now" for the last minute, else "5 minutes ago" (the largest unit only)."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"

@@ -452,3 +452,15 @@ def test_preferences_page_offers_web_push_with_the_servers_public_key(alice_clie
     assert 'data-vapid-public-key="BPublicKeyFromTheServer"' in content
     assert f'data-register-url="{reverse("push:subscribe")}"' in content
     assert 'data-action="enable-push"' in content
+
+
+def test_times_read_just_now_then_in_the_largest_unit():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.templatetags.notification_ui import ago
+
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=20)) == "just now"
+    assert ago(now - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"
