@@ -464,3 +464,19 @@ def test_times_read_just_now_then_in_the_largest_unit():
     now = timezone.now()
     assert ago(now - timedelta(seconds=20)) == "just now"
     assert ago(now - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"
+
+
+def test_preferences_page_queries_do_not_grow_with_subscriptions(
+    alice, alice_client, django_assert_num_queries
+):
+    from tests.ui.helpers import a_registered_event
+
+    a_registered_event(alice, title="First followed")
+    alice_client.get(reverse("notifications:preferences"))  # The badge's counter is cached now.
+    few = queries_made(lambda: alice_client.get(reverse("notifications:preferences")))
+    for n in range(6):
+        a_registered_event(alice, title=f"Followed {n}")
+    reset_queries()
+    with django_assert_num_queries(few):
+        response = alice_client.get(reverse("notifications:preferences"))
+    assert len(response.context["subscriptions"]) == 7
