@@ -221,3 +221,17 @@ def test_mark_all_read_in_the_dropdown_also_updates_the_open_center(open_page):
     page.locator("#notification-dropdown [data-action='mark-all-read']").click()
     expect(page.locator(".notification-row.is-unread")).to_have_count(0)
     expect(page.locator(".notification-row.is-read")).to_have_count(2)
+
+
+def test_clicking_a_toast_goes_through_the_click_through(open_page):
+    attendee = UserFactory()
+    organizer, event = off_loop(a_registered_event, attendee, title="Pottery class")
+    page = open_page(attendee, "/")
+    expect_live(page)
+    notification = off_loop(
+        send, attendee, kind="event_reminder", title="Pottery class", url=event.get_absolute_url()
+    )
+    page.locator(f"#notification-{notification.pk} .toast-link").click()
+    expect(page).to_have_url(re.compile(rf"/events/{event.pk}/$"))
+    notification.refresh_from_db()
+    assert notification.is_read and notification.clicked_at is not None
