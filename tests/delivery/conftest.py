@@ -11,10 +11,12 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.management import call_command
 
 
 @dataclass
@@ -211,23 +213,18 @@ def _b64url(data: bytes) -> str:
 
 @pytest.fixture
 def vapid(settings):
-    """A fresh VAPID key pair (py_vapid), configured the way the environment would."""
-    from py_vapid import Vapid, b64urlencode
-
-    key = Vapid()
-    key.generate_keys()
-    private_number = key.private_key.private_numbers().private_value.to_bytes(32, "big")
-    public_point = key.public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    settings.VAPID_PRIVATE_KEY = b64urlencode(private_number)
-    settings.VAPID_PUBLIC_KEY = b64urlencode(public_point)
+    """A fresh VAPID key pair from ``generate_vapid_keys``, configured as the environment would."""
+    out = StringIO()
+    call_command("generate_vapid_keys", stdout=out, stderr=StringIO())
+    keys = dict(line.split("=", 1) for line in out.getvalue().split())
+    settings.VAPID_PRIVATE_KEY = keys["VAPID_PRIVATE_KEY"]
+    settings.VAPID_PUBLIC_KEY = keys["VAPID_PUBLIC_KEY"]
     settings.VAPID_SUBJECT = "mailto:ops@herald.test"
     settings.DELIVERY_BACKENDS = {
         **settings.DELIVERY_BACKENDS,
         "push": "notifications.delivery.backends.webpush.WebPushBackend",
     }
-    return key
+    return keys
 
 
 @pytest.fixture
