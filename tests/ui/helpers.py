@@ -66,8 +66,10 @@ def a_registered_event(attendee, *, title: str = "Board games night"):
     return organizer, event
 
 
-def expect_live(page):
-    expect(page.locator("#connection-state")).to_have_attribute("data-state", "live")
+def expect_live(page, timeout: float | None = None):
+    expect(page.locator("#connection-state")).to_have_attribute(
+        "data-state", "live", timeout=timeout
+    )
 
 
 def badge(page):

@@ -76,7 +76,8 @@ def test_notifications_made_while_the_server_was_down_arrive_once_after_restart(
     missed = off_loop(send_many, user, 2, title="While you were away")
     asgi_server.start()
 
-    expect_live(page)
+    # The page retries with jittered backoff capped at 5 s, so allow for one full wait.
+    expect_live(page, timeout=15000)
     for notification in missed:
         expect(page.locator(f"#notification-{notification.pk}")).to_have_count(1)
         expect(page.locator(f"#center-notification-{notification.pk}")).to_have_count(1)
