@@ -111,6 +111,12 @@ def main():
     if not args.keep:
         user.delete()
 
+    database = connection.settings_dict
+    print(
+        "command: DATABASE_URL=postgres://"
+        f"{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']} "
+        f"REDIS_URL={settings.REDIS_URL} .venv/bin/python {' '.join(sys.argv)}"
+    )
     print(f"python {sys.version.split()[0]}, PostgreSQL {connection.pg_version}, rows={args.rows}")
     print(f"center first page over HTTP: {first_page_ms:.1f} ms")
     print(f"'load more' at row {depth:,} over HTTP (keyset): {deep_page_ms:.1f} ms")
