@@ -25,6 +25,7 @@ PUSH_URGENCY = {
     Priority.LOW: "low",
 }
 SMS_MAX_LENGTH = 480  # three concatenated segments
+DIGEST_MAX_ITEMS = 50  # the rest is "and N more" with a link to the center
 
 
 def absolute_url(url: str) -> str:
@@ -87,13 +88,16 @@ def render_email(notification: Notification) -> EmailMessage:
 def render_digest_email(notifications: list[Notification]) -> EmailMessage:
     """One email listing several low-priority notifications of one recipient."""
     recipient = notifications[0].recipient
+    newest_first = sorted(notifications, key=lambda n: n.pk, reverse=True)
     items = [
-        {"notification": n, "absolute_url": absolute_url(n.url)} for n in notifications
+        {"notification": n, "absolute_url": absolute_url(n.url)}
+        for n in newest_first[:DIGEST_MAX_ITEMS]
     ]
     context = {
         "recipient": recipient,
         "items": items,
-        "count": len(items),
+        "count": len(notifications),
+        "more": len(notifications) - len(items),
         "site_url": settings.SITE_URL,
         "absolute_url": absolute_url("/notifications/"),
     }

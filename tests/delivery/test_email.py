@@ -191,3 +191,25 @@ def test_quiet_hours_deferred_email_is_sent_by_the_sweep_once_the_window_ends(
     assert len(mail.outbox) == 1
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT
+
+
+def test_a_long_digest_lists_the_newest_and_counts_the_rest(settings):
+    from notifications.delivery.rendering import DIGEST_MAX_ITEMS
+
+    user = UserFactory()
+    rows = [
+        DeliveryFactory(
+            notification=NotificationFactory(recipient=user, priority="low", title=f"Item {n}"),
+            next_attempt_at=timezone.now() - timedelta(seconds=1),
+        )
+        for n in range(DIGEST_MAX_ITEMS + 5)
+    ]
+
+    assert tasks.send_email_digest(user.pk) == services.SENT
+
+    [digest] = mail.outbox
+    assert digest.subject == f"{len(rows)} new notifications on Herald"
+    assert f"Item {DIGEST_MAX_ITEMS + 4}\n" in digest.body  # the newest
+    assert "Item 0\n" not in digest.body
+    assert "…and 5 more." in digest.body
+    assert "…and 5 more." in digest.alternatives[0][0]
