@@ -80,7 +80,9 @@ def insert_rows(
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "
         f"SELECT {', '.join(f'r.{alias}' for alias in aliases)}"
         f"{', ' if constant_sql else ''}{', '.join(constant_sql)} "
-        f"FROM unnest({', '.join(array_sql)}) AS r({', '.join(aliases)})"
+        f"FROM unnest({', '.join(array_sql)}) WITH ORDINALITY AS r({', '.join(aliases)}, n) "
+        # Rows go in in the order given, so concurrent inserts take row locks in one order.
+        "ORDER BY r.n"
     )
     if conflict_fields:
         conflict_columns = [model._meta.get_field(name).column for name in conflict_fields]

@@ -270,7 +270,9 @@ def _fan_out(
         .annotate(**annotations)
         .filter(any_channel)
         .values_list("pk", "on_in_app", "on_email", "on_push", "on_sms")
-        .order_by()
+        # Insert in recipient order: two fan-outs to overlapping users then wait for each
+        # other's rows in the same order instead of deadlocking.
+        .order_by("pk")
     )
     if not targets:
         return NotifyResult()
