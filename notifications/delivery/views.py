@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import wraps
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -37,18 +38,18 @@ def _read_subscription(request) -> tuple[dict | None, str]:
         _https_url(endpoint)
     except ValidationError:
         return None, "`endpoint` must be an https URL."
-    data["endpoint"] = endpoint
     return data, ""
 
 
 def _login_required_json(view):
+    """Like ``login_required``, but a script gets a JSON 401 instead of a redirect."""
+
+    @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return _json_error(401, "Log in first.")
         return view(request, *args, **kwargs)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
 
 
