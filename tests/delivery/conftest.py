@@ -28,6 +28,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: bytes
     received_at: float = 0.0  # time.monotonic()
+    client_port: int = 0  # one per TCP connection
 
     def json(self):
         return json.loads(self.body)
@@ -48,6 +49,8 @@ class ProviderServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real providers offer
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -59,6 +62,7 @@ class ProviderServer:
                             {name.lower(): value for name, value in self.headers.items()},
                             body,
                             time.monotonic(),
+                            self.client_address[1],
                         )
                     )
                     number = len(server.requests)
@@ -90,6 +94,10 @@ class ProviderServer:
     def answer(self, path: str, *statuses: int) -> None:
         with self._lock:
             self._scripts[path].extend(statuses)
+
+    @property
+    def connections(self) -> int:
+        return len({request.client_port for request in self.requests})
 
     def requests_to(self, path: str) -> list[ReceivedRequest]:
         return [request for request in self.requests if request.path == path]

@@ -165,6 +165,15 @@ def test_batch_claims_its_rows_at_once_and_reports_each_outcome(sms_provider, se
     assert len(sms_provider.requests) == 4  # 1 earlier + 3 in the batch
 
 
+def test_a_batch_of_sms_reuses_one_connection_to_the_provider(sms_provider):
+    ids = [sms_delivery(phone=f"+49170000{n:04d}").pk for n in range(4)]
+
+    assert tasks.deliver_batch(ids) == {services.SENT: 4}
+
+    assert len(sms_provider.requests) == 4
+    assert sms_provider.connections == 1
+
+
 def test_batch_query_count_grows_only_by_the_outcome_write_per_row(sms_provider):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

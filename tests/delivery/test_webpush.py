@@ -127,3 +127,17 @@ def test_an_open_breaker_for_one_push_service_does_not_hold_back_the_others(
     only_down.refresh_from_db()
     assert only_down.attempts == 0
     assert down in only_down.last_error
+
+
+def test_a_batch_of_pushes_reuses_one_connection_to_the_push_service(
+    provider_server, vapid, browser_keys
+):
+    rows = []
+    for number in range(3):
+        delivery = push_delivery()
+        subscribe(delivery.notification.recipient, provider_server, f"/push/{number}", browser_keys())
+        rows.append(delivery.pk)
+
+    assert tasks.deliver_batch(rows) == {services.SENT: 3}
+
+    assert provider_server.connections == 1

@@ -17,10 +17,14 @@ class HttpSmsBackend(DeliveryBackend):
     """``POST SMS_API_URL`` with ``{"to", "body", "from"}`` and ``Authorization: Bearer SMS_API_KEY``.
 
     2xx is sent (the id comes from the JSON ``id`` or ``message_id``); 429, 5xx and network errors
-    are retried; any other 4xx is permanent (a bad number will not become good).
+    are retried; any other 4xx is permanent (a bad number will not become good). One HTTP client
+    (kept-alive connection) serves a whole batch.
     """
 
     channel = "sms"
+
+    def __init__(self):
+        self._client: httpx.Client | None = None
 
     @property
     def provider(self) -> str:
@@ -32,12 +36,13 @@ class HttpSmsBackend(DeliveryBackend):
         payload = {"to": message.to, "body": message.text}
         if settings.SMS_SENDER:
             payload["from"] = settings.SMS_SENDER
+        if self._client is None:
+            self._client = httpx.Client(timeout=settings.SMS_API_TIMEOUT_SECONDS)
         try:
-            response = httpx.post(
+            response = self._client.post(
                 settings.SMS_API_URL,
                 json=payload,
                 headers={"Authorization": f"Bearer {settings.SMS_API_KEY}"},
-                timeout=settings.SMS_API_TIMEOUT_SECONDS,
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
@@ -51,6 +56,11 @@ class HttpSmsBackend(DeliveryBackend):
         except ValueError:
             return ""
         return str(body.get("id") or body.get("message_id") or "") if isinstance(body, dict) else ""
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 class ConsoleSmsBackend(DeliveryBackend):

@@ -19,7 +19,12 @@ class SubscriptionGone(PermanentDeliveryError):
 
 
 class WebPushBackend(DeliveryBackend):
+    """One ``requests`` session per batch: connections to each push service are kept alive."""
+
     channel = "push"
+
+    def __init__(self):
+        self._session: requests.Session | None = None
 
     def provider_for(self, address: str) -> str:
         """Each push service (FCM, Mozilla, Apple...) is its own provider for the breaker."""
@@ -28,6 +33,8 @@ class WebPushBackend(DeliveryBackend):
     def send(self, message: PushMessage) -> str:
         if not (settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT):
             raise PermanentDeliveryError("VAPID_PRIVATE_KEY / VAPID_SUBJECT are not configured")
+        if self._session is None:
+            self._session = requests.Session()
         try:
             response = webpush(
                 subscription_info={
@@ -41,6 +48,7 @@ class WebPushBackend(DeliveryBackend):
                 ttl=message.ttl,
                 timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
                 headers={"Urgency": message.urgency},
+                requests_session=self._session,
             )
         except WebPushException as exc:
             status = getattr(exc.response, "status_code", None)
@@ -52,3 +60,8 @@ class WebPushBackend(DeliveryBackend):
         except requests.RequestException as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         return response.headers.get("Location", "")
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
