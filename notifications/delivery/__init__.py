@@ -1,7 +1,8 @@
 """External delivery (email, web push, SMS): the pipeline's hand-off point.
 
-``notify()`` calls ``enqueue_deliveries`` after commit with the ids of the Delivery rows it
-created. Backends: ``notifications.delivery.backends``; retries, breaker and digest:
+``notify()`` calls ``enqueue_deliveries`` after commit with the ids of the Delivery rows that
+are due now; rows deferred by quiet hours wait for the every-minute sweep
+(``tasks.enqueue_due_deliveries``). Backends: ``notifications.delivery.backends``; retries, breaker and digest:
 ``notifications.delivery.services``; tasks: ``notifications.delivery.tasks``.
 """
 
