@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.timesince import timeuntil
 
@@ -521,13 +521,20 @@ def _reminder_window(which: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _unreminded(which: str) -> QuerySet:
-    """Confirmed registrations of scheduled events without this reminder for the current start."""
+    """Confirmed registrations of scheduled events without this reminder for the current start.
+
+    The day-before reminder is for people who joined before that day began: someone who
+    registers (or is promoted from a place they queued for) inside it just gets the hour one.
+    """
     already = ReminderSent.objects.filter(
         registration=OuterRef("pk"), which=which, starts_at=OuterRef("event__starts_at")
     )
-    return Registration.objects.filter(
+    due = Registration.objects.filter(
         status=RegistrationStatus.CONFIRMED, event__status=EventStatus.SCHEDULED
     ).filter(~Exists(already))
+    if which == ReminderWhich.DAY_BEFORE:
+        due = due.filter(joined_at__lte=F("event__starts_at") - REMINDER_LEADS[which])
+    return due
 
 
 def reminders_send_due(*, now: datetime | None = None) -> int:
@@ -578,7 +585,8 @@ def _send_event_reminders(*, event_id: int, which: str, now: datetime) -> int:
             context={
                 **_event_context(event),
                 "which": which,
-                "starts_in": f"in {timeuntil(event.starts_at, now, depth=1)}",
+                # timeuntil joins with a no-break space, which SMS and plain text mangle.
+                "starts_in": f"in {timeuntil(event.starts_at, now, depth=1)}".replace("\xa0", " "),
             },
             dedupe_key=f"event:{event.pk}:reminder:{which}:{int(event.starts_at.timestamp())}",
             url=event.get_absolute_url(),
