@@ -264,3 +264,9 @@ def test_refused_arguments_leave_the_callers_transaction_usable(alice):
             notify(kind="party", recipients=[alice], context={})
         # The caller caught the error (e.g. to answer 400) and carries on in its transaction.
         assert updated([alice]).created == 1
+
+
+def test_no_recipients_is_a_no_op(django_assert_num_queries, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1):
+        result = updated([])
+    assert (result.created, result.notification_ids, callbacks) == (0, [], [])

@@ -93,3 +93,10 @@ def test_preference_matrix_shows_defaults_and_choices(alice):
     assert matrix[EVENT_UPDATED] == {"in_app": True, "email": False, "push": False, "sms": False}
     assert matrix[GAME_SCORED]["push"] is True
     assert "rate_limit_summary" not in matrix
+
+
+def test_catch_up_after_a_long_absence_sends_the_newest_ones(alice, settings):
+    settings.NOTIFICATIONS_RATE_LIMIT_COUNT = 100
+    ids = make(alice, 8)
+    missed = selectors.notifications_after(user=alice, last_id=0, limit=3)
+    assert [n.pk for n in missed] == ids[-3:]
