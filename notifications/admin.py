@@ -1,8 +1,11 @@
 """Admin for notifications: every change goes through notifications.services."""
 
-from django.contrib import admin, messages
+from datetime import timedelta
 
-from notifications import services
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from notifications import selectors, services
 from notifications.delivery import admin as delivery_admin  # noqa: F401  (Delivery, ApiKey)
 from notifications.kinds import KINDS
 from notifications.models import (
@@ -57,6 +60,25 @@ class NotificationAdmin(admin.ModelAdmin):
         "data", "dedupe_key", "in_app", "silenced", "is_read", "read_at", "seen_at",
         "clicked_at", "dismissed_at", "created_at",
     )
+
+    # Above the list: delivered / seen / clicked per kind over the last days (the center
+    # records seen and clicked).
+    change_list_template = "admin/notifications/notification/change_list.html"
+    ENGAGEMENT_DAYS = 30
+
+    def changelist_view(self, request, extra_context=None):
+        since = timezone.now() - timedelta(days=self.ENGAGEMENT_DAYS)
+        labels = {key: kind.label for key, kind in KINDS.items()}
+        engagement = [
+            {**row, "label": labels.get(row["kind"], row["kind"])}
+            for row in selectors.engagement_by_kind(since=since)
+        ]
+        extra_context = {
+            **(extra_context or {}),
+            "engagement": engagement,
+            "engagement_days": self.ENGAGEMENT_DAYS,
+        }
+        return super().changelist_view(request, extra_context=extra_context)
 
     def has_add_permission(self, request):
         # Rows come only from notifications.services.notify (dedupe, preferences, delivery).

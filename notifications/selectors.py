@@ -186,3 +186,18 @@ def subscription_rows(*, user) -> list[SubscriptionRow]:
             )
         )
     return rows
+
+
+def engagement_by_kind(*, since) -> list[dict]:
+    """Per kind, for in-app notifications created since ``since``: how many were delivered,
+    seen (shown in the dropdown or center) and clicked through. One grouped query."""
+    return list(
+        Notification.objects.filter(in_app=True, created_at__gte=since)
+        .values("kind")
+        .annotate(
+            delivered=Count("id"),
+            seen=Count("id", filter=Q(seen_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by("kind")
+    )

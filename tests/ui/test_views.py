@@ -480,3 +480,24 @@ def test_preferences_page_queries_do_not_grow_with_subscriptions(
     with django_assert_num_queries(few):
         response = alice_client.get(reverse("notifications:preferences"))
     assert len(response.context["subscriptions"]) == 7
+
+
+def test_admin_shows_delivered_seen_and_clicked_per_kind(alice, alice_client):
+    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    updates = send_many(alice, 3)
+    send(alice, kind="event_reminder")
+    alice_client.get(reverse("notifications:dropdown"))  # Shows all four: seen.
+    alice_client.post(reverse("notifications:open", args=[updates[0].pk]))  # One clicked.
+    client = Client()
+    client.force_login(admin)
+    response = client.get(reverse("admin:notifications_notification_changelist"))
+    assert response.status_code == 200
+    rows = {row["kind"]: row for row in response.context["engagement"]}
+    assert (rows["event_updated"]["delivered"], rows["event_updated"]["seen"],
+            rows["event_updated"]["clicked"]) == (3, 3, 1)
+    assert (rows["event_reminder"]["delivered"], rows["event_reminder"]["clicked"]) == (1, 0)
+    content = response.content.decode()
+    assert (
+        '<tr data-kind="event_updated"><th scope="row">Event updated</th>'
+        "<td>3</td><td>3</td><td>1</td></tr>"
+    ) in content
