@@ -70,7 +70,7 @@ def _panel_response(
     if request.htmx:
         event = _event_or_404(event_id)
         context = _detail_context(request, event, notice=notice, error=error)
-        return render(request, "events/detail.html#event-actions", context, status=status)
+        return render(request, "events/_panel.html", context, status=status)
     if error:
         event = _event_or_404(event_id)
         return render(request, "events/detail.html", _detail_context(request, event, error=error),

@@ -127,6 +127,7 @@ def test_register_by_htmx_returns_only_the_action_panel(alice_client, event):
     assert html.lstrip().startswith('<aside id="event-actions"')
     assert "<html" not in html
     assert "your place is confirmed" in html and "9</strong> places left" in html
+    assert '<dd id="event-places" hx-swap-oob="true">1 of 10 taken</dd>' in html
 
 
 def test_joining_a_full_event_says_the_waiting_list_position(alice_client, organizer, make_users):
