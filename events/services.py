@@ -103,6 +103,12 @@ def _confirmed_count(event: Event) -> int:
     return event_confirmed_count(event=event)
 
 
+def _to_minute(moment: datetime) -> datetime:
+    """Events are timed to the minute (the forms' precision), so a resubmitted form whose
+    times were not touched compares equal and announces no change."""
+    return moment.replace(second=0, microsecond=0)
+
+
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
@@ -220,6 +226,7 @@ def event_create(
     capacity: int,
     description: str = "",
 ) -> Event:
+    starts_at, ends_at = _to_minute(starts_at), _to_minute(ends_at)
     event_validate(starts_at=starts_at, ends_at=ends_at, capacity=capacity)
     event = Event(
         organizer=organizer,
@@ -308,6 +315,10 @@ def event_update(*, event: Event, actor, changes: Mapping[str, Any]) -> Event:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    changes = {
+        field: _to_minute(value) if field in ("starts_at", "ends_at") else value
+        for field, value in changes.items()
+    }
     with transaction.atomic():
         event = _lock(event.pk)
         if event.status == EventStatus.CANCELLED:

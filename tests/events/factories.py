@@ -27,7 +27,9 @@ class EventFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Meetup {n}")
     description = "Talks and pizza."
     location = "Room A"
-    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
+    starts_at = factory.LazyFunction(
+        lambda: (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    )
     ends_at = factory.LazyAttribute(lambda event: event.starts_at + timedelta(hours=2))
     capacity = 10
     organizer = factory.SubFactory(UserFactory)

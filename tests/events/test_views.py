@@ -280,3 +280,19 @@ def test_organizer_cancels_after_confirming(event, organizer, make_users,
     assert Event.objects.get(pk=event.pk).status == EventStatus.CANCELLED
     assert recipients_of("event_cancelled", priority="urgent") == {"alice"}
     assert "This event was cancelled." in client.get(f"/events/{event.pk}/").content.decode()
+
+
+def test_saving_the_edit_form_unchanged_announces_nothing(
+    organizer, make_users, django_capture_on_commit_callbacks
+):
+    start = timezone.now() + timedelta(days=2, seconds=37)
+    event = services.event_create(organizer=organizer, title="Standup", location="Room A",
+                                  starts_at=start, ends_at=start + timedelta(hours=1), capacity=5)
+    services.registration_create(user=make_users("alice")[0], event=event)
+    client = logged_in(organizer)
+    form = client.get(f"/events/{event.pk}/edit/").context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data.update({name: local_input(getattr(event, name)) for name in ("starts_at", "ends_at")})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/events/{event.pk}/edit/", data).status_code == 302
+    assert recipients_of("event_updated") == set()
