@@ -146,7 +146,7 @@ def _notify_game_scored(*, game: Game, sessions: list[GameSession]) -> None:
             context={
                 "game_id": game.pk,
                 "game_title": game.title,
-                "score": session.total_score,
+                "total": session.total_score,
                 "leaderboard_total": entry_total,
                 "rank": selectors.rank_for_db(user_id=session.player_id),
                 "chapters": session.chapter_scores,
@@ -236,15 +236,17 @@ def _notify_rank_changes(change: ScoreChange) -> None:
     if overtaken:
         by = get_user_model().objects.values_list("username", flat=True).get(pk=change.user_id)
         for user_id, total in overtaken:
+            rank = 1 + sum(1 for _, other in others if other > total)  # before being passed
             notify(
                 kind="rank_changed",
                 recipients=[user_id],
                 subject=None,
                 context={
                     "reason": "overtaken",
-                    "rank": 2 + sum(1 for _, other in others if other > total),
+                    "rank": rank + 1,
+                    "previous_rank": rank,
                     "total": total,
-                    "by": by,
+                    "overtaken_by": by,
                 },
                 dedupe_key=f"leaderboard:rank:{window}",
                 url=url,

@@ -27,6 +27,7 @@ class GameFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Game
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Ranked game {n}")
     chapters = factory.LazyFunction(
