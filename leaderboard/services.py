@@ -156,34 +156,61 @@ def _notify_game_scored(*, game: Game, sessions: list[GameSession]) -> None:
         )
 
 
-def score_submit(*, user_id: int, points: int, games: int = 0) -> ScoreChange:
-    """Add ``points`` (>= 0) to the user's entry, creating it when missing.
-
-    One atomic ``UPDATE ... SET total = total + x RETURNING``, so concurrent submits for one
-    player all count. "Rank changed" notifications go out in the same transaction; the sorted
-    set and the live page follow after commit.
-    """
-    if points < 0 or games < 0:
-        raise ValueError("Scores only grow: points and games must not be negative.")
+def _increment(cursor, *, user_id: int, points: int, games: int) -> list[tuple]:
+    """Add to one entry; answers ``[(new total, other id, other total), ...]`` for the top 10 of
+    everyone else (``[(new total, None, None)]`` when alone), or ``[]`` without an entry."""
     table = connection.ops.quote_name(LeaderboardEntry._meta.db_table)
-    sql = (
+    update = (
         f"UPDATE {table} SET total_score = total_score + %s, games_played = games_played + %s,"  # noqa: S608
         f" updated_at = %s WHERE user_id = %s RETURNING total_score"
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [points, games, timezone.now(), user_id])
-            row = cursor.fetchone()
-            if row is None:
-                LeaderboardEntry.objects.bulk_create(
-                    [LeaderboardEntry(user_id=user_id)], ignore_conflicts=True
-                )
-                cursor.execute(sql, [points, games, timezone.now(), user_id])
-                row = cursor.fetchone()
-        change = ScoreChange(user_id=user_id, old_total=row[0] - points, new_total=row[0])
-        if points:
-            _notify_rank_changes(change)
-        transaction.on_commit(partial(_publish, user_id, change.new_total))
+    others = (
+        f"SELECT user_id, total_score FROM {table} WHERE user_id <> %s"  # noqa: S608
+        f" ORDER BY total_score DESC, user_id LIMIT {selectors.TOP_SIZE}"
+    )
+    params = [points, games, timezone.now(), user_id]
+    if connection.vendor == "postgresql":
+        # One statement, one round trip; the top 10 of the others is read from the statement's
+        # snapshot, which the increment of this one row does not change.
+        cursor.execute(
+            f"WITH updated AS ({update}) SELECT updated.total_score, top.user_id, top.total_score"
+            f" FROM updated LEFT JOIN ({others}) AS top ON TRUE"
+            f" ORDER BY top.total_score DESC, top.user_id",
+            [*params, user_id],
+        )
+        return cursor.fetchall()
+    with transaction.atomic():  # SQLite has no UPDATE inside WITH: two statements
+        cursor.execute(update, params)
+        row = cursor.fetchone()
+        if row is None:
+            return []
+        cursor.execute(others, [user_id])
+        return [(row[0], *other) for other in cursor.fetchall()] or [(row[0], None, None)]
+
+
+def score_submit(*, user_id: int, points: int, games: int = 0) -> ScoreChange:
+    """Add ``points`` (>= 0) to the user's entry, creating it when missing.
+
+    The increment is one atomic ``UPDATE ... SET total = total + x``, so concurrent submits for
+    one player all count. Outside a transaction it commits on its own (one round trip); inside
+    one it joins it. "Rank changed" notifications follow in a transaction of their own only
+    when a top-10 position moved; the sorted set and the live page follow after commit.
+    """
+    if points < 0 or games < 0:
+        raise ValueError("Scores only grow: points and games must not be negative.")
+    with connection.cursor() as cursor:
+        rows = _increment(cursor, user_id=user_id, points=points, games=games)
+        if not rows:
+            LeaderboardEntry.objects.bulk_create(
+                [LeaderboardEntry(user_id=user_id)], ignore_conflicts=True
+            )
+            rows = _increment(cursor, user_id=user_id, points=points, games=games)
+    new_total = rows[0][0]
+    change = ScoreChange(user_id=user_id, old_total=new_total - points, new_total=new_total)
+    if points:
+        others = [(other_id, total) for _, other_id, total in rows if other_id is not None]
+        _notify_rank_changes(change, others)
+    transaction.on_commit(partial(_publish, user_id, change.new_total))
     return change
 
 
@@ -198,17 +225,13 @@ def _rank_window() -> int:
     return int(getattr(settings, "LEADERBOARD_RANK_NOTIFY_WINDOW", 600))
 
 
-def _notify_rank_changes(change: ScoreChange) -> None:
+def _notify_rank_changes(change: ScoreChange, others: list[tuple[int, int]]) -> None:
     """"Rank changed" for entering the top 10, and for each top-10 player just overtaken.
 
-    Read from the table inside the submit's transaction. The dedupe key holds a time window, so
-    a player hears about rank changes at most once per window however busy the board is.
+    ``others``: the top 10 of everyone but the submitter, best first. The dedupe key holds a
+    time window, so a player hears about rank changes at most once per window however busy the
+    board is.
     """
-    others = list(
-        LeaderboardEntry.objects.exclude(user_id=change.user_id)
-        .order_by("-total_score", "user_id")
-        .values_list("user_id", "total_score")[: selectors.TOP_SIZE]
-    )
     full = len(others) == selectors.TOP_SIZE
     if full and others[-1][1] > change.new_total:
         return  # still outside the top 10, and nobody in it was passed
@@ -222,14 +245,26 @@ def _notify_rank_changes(change: ScoreChange) -> None:
         overtaken += LeaderboardEntry.objects.filter(total_score=others[-1][1]).exclude(
             user_id__in=[change.user_id, *(user_id for user_id, _ in others)]
         ).values_list("user_id", "total_score")[:100]
+    if was_in_top and not overtaken:
+        return
+    with transaction.atomic():
+        _send_rank_changes(change, others, overtaken, None if was_in_top else rank_now)
+
+
+def _send_rank_changes(
+    change: ScoreChange,
+    others: list[tuple[int, int]],
+    overtaken: list[tuple[int, int]],
+    entered_at_rank: int | None,
+) -> None:
     window = int(time.time()) // _rank_window()
     url = reverse("leaderboard:board")
-    if not was_in_top:
+    if entered_at_rank is not None:
         notify(
             kind="rank_changed",
             recipients=[change.user_id],
             subject=None,
-            context={"reason": "entered_top", "rank": rank_now, "total": change.new_total},
+            context={"reason": "entered_top", "rank": entered_at_rank, "total": change.new_total},
             dedupe_key=f"leaderboard:rank:{window}",
             url=url,
         )
