@@ -13,6 +13,14 @@ from collections.abc import Iterable
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
+try:
+    from redis.exceptions import RedisError
+
+    # What an unreachable or failing cache raises; callers that can do without a counter catch it.
+    CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+except ImportError:  # pragma: no cover - redis is a runtime dependency
+    CACHE_ERRORS = ()
+
 UNREAD_TTL_SECONDS = 3600
 BATCH = 1000
 

@@ -67,7 +67,11 @@ def unread_counts(user_ids: Iterable[int], *, store: bool = True) -> dict[int, i
     let that increment count it twice.
     """
     user_ids = list(dict.fromkeys(user_ids))
-    found = counters.get_unread_many(user_ids)
+    try:
+        found = counters.get_unread_many(user_ids)
+    except counters.CACHE_ERRORS:
+        # The cache is an accelerator: without it the badge is counted in the database.
+        found, store = {}, False
     missing = [user_id for user_id in user_ids if user_id not in found]
     if missing:
         rebuilt = dict.fromkeys(missing, 0)

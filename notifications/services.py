@@ -7,6 +7,7 @@ rolled-back transaction sends nothing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from notifications.models import (
     Silenced,
     Subscription,
 )
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
 PUSH_BATCH_SIZE = 2500
@@ -309,10 +312,16 @@ def _fan_out(
     if not urgent and kind != RATE_LIMIT_SUMMARY:
         limit, window_seconds = _rate_limit_settings()
         window = rate_limit_window(now)
-        counts = counters.incr_window_many(
-            [f"notifications:rate:{kind}:{user_id}:{window}" for _, user_id in created],
-            ttl=window_seconds + 60,
-        )
+        try:
+            counts = counters.incr_window_many(
+                [f"notifications:rate:{kind}:{user_id}:{window}" for _, user_id in created],
+                ttl=window_seconds + 60,
+            )
+        except counters.CACHE_ERRORS:
+            # Without the cache nothing is limited: better a burst than a lost notification.
+            logger.warning("Rate limit skipped for %s: the cache is unavailable", kind,
+                           exc_info=True)
+            counts = [0] * len(created)
         for (notification_id, user_id), count in zip(created, counts):
             if count > limit:
                 rate_limited.add(notification_id)
@@ -357,7 +366,10 @@ def _fan_out(
             due_delivery_ids=due_delivery_ids,
             first_over=first_over,
             now=now,
-        )
+        ),
+        # The rows are committed and are the record: a broker or Redis hiccup here is logged,
+        # not raised into the caller's response (catch-up and the sweep recover what it missed).
+        robust=True,
     )
     silenced_count = len(in_app_recipients) - len(toast_ids)
     return NotifyResult(
@@ -464,7 +476,7 @@ def _unread_changed(user_id: int, delta: int, *, recount: bool = False) -> None:
             counters.adjust_unread_many({user_id: delta})
         push.push_badges([user_id])
 
-    transaction.on_commit(apply)
+    transaction.on_commit(apply, robust=True)
 
 
 def notification_mark_read(*, user, notification_id: int) -> bool:

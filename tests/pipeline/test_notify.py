@@ -270,3 +270,21 @@ def test_no_recipients_is_a_no_op(django_assert_num_queries, django_capture_on_c
     with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1):
         result = updated([])
     assert (result.created, result.notification_ids, callbacks) == (0, [], [])
+
+
+def test_with_redis_unreachable_the_rows_still_commit_and_the_caller_gets_no_error(
+    alice, settings, django_capture_on_commit_callbacks, caplog
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        result = updated([alice])
+
+    assert Notification.objects.filter(pk__in=result.notification_ids).exists()
+    assert result.rate_limited == 0  # without its counters the rate limit lets it through
+    assert "Rate limit skipped" in caplog.text
+    assert "in on_commit()" in caplog.text  # logged for the operators, not raised

@@ -139,3 +139,15 @@ def test_mark_all_read_heals_a_counter_that_drifted(
     commit(django_capture_on_commit_callbacks,
            lambda: services.notification_mark_all_read(user=alice))
     assert selectors.unread_count(user=alice) == 0
+
+
+def test_badge_is_counted_in_the_database_while_redis_is_unreachable(
+    alice, three_for_alice, settings
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    assert selectors.unread_count(user=alice) == 3
