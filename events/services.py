@@ -563,6 +563,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
         event_ids = (
             _unreminded(which)
             .filter(event__starts_at__gt=lower, event__starts_at__lte=upper)
+            .order_by()  # the default ordering would make DISTINCT one row per registration
             .values_list("event_id", flat=True)
             .distinct()
         )

@@ -176,3 +176,22 @@ def test_beat_runs_the_reminder_task_every_minute():
     task = PeriodicTask.objects.get(task="events.send_due_reminders")
     assert task.enabled and task.interval.every == 1 and task.interval.period == "minutes"
     assert "events.send_due_reminders" in app.tasks
+
+
+@pytest.mark.django_db
+def test_a_reminder_batch_costs_the_same_queries_for_3_or_30_attendees(django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def event_with(attendees: int):
+        event = starting_in(timedelta(minutes=30), capacity=attendees)
+        for i in range(attendees):
+            services.registration_create(user=UserFactory(username=f"e{event.pk}u{i}"), event=event)
+        return event
+
+    event_with(3)
+    with CaptureQueriesContext(connection) as small:
+        assert services.reminders_send_due() == 3
+    event_with(30)
+    with django_assert_num_queries(len(small)):
+        assert services.reminders_send_due() == 30
