@@ -207,14 +207,17 @@ def score_submit(*, user_id: int, points: int, games: int = 0) -> ScoreChange:
             rows = _increment(cursor, user_id=user_id, points=points, games=games)
     new_total = rows[0][0]
     change = ScoreChange(user_id=user_id, old_total=new_total - points, new_total=new_total)
+    others = [(other_id, total) for _, other_id, total in rows if other_id is not None]
+    in_top = len(others) < selectors.TOP_SIZE or others[-1][1] <= new_total
     if points:
-        others = [(other_id, total) for _, other_id, total in rows if other_id is not None]
         _notify_rank_changes(change, others)
-    transaction.on_commit(partial(_publish, user_id, change.new_total))
+    transaction.on_commit(partial(_publish, user_id, change.new_total, in_top))
     return change
 
 
-def _publish(user_id: int, total: int) -> None:
+def _publish(user_id: int, total: int, in_top: bool) -> None:
+    if in_top:
+        cache.delete(selectors.TOP_CACHE_KEY)
     written = sorted_set.set_totals([(user_id, total)])
     if written is False:
         ranking_rebuild_request()
@@ -304,6 +307,7 @@ def ranking_rebuild() -> dict[str, int]:
     Safe while scores keep coming: totals changed during the rebuild are written again after
     the swap (``ZADD GT`` never lowers a score). Idempotent.
     """
+    cache.delete(selectors.TOP_CACHE_KEY)
     if sorted_set.client() is None:
         logger.info("Embedded mode: no sorted set to rebuild; ranks come from the table.")
         return {"entries": LeaderboardEntry.objects.count(), "missing": 0, "wrong": 0, "extra": 0}

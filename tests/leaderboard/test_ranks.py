@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 from leaderboard import selectors, sorted_set
@@ -46,6 +47,7 @@ def test_a_user_without_an_entry_has_no_rank(board):
 def test_top_ten_is_ordered_by_total_then_user_with_tie_ranks(board, django_assert_num_queries):
     totals = {f"p{i:02}": total for i, total in enumerate([50, 70, 70, 90, 10, 20, 30, 30, 40, 60, 5, 1])}
     board(totals)
+    cache.delete(selectors.TOP_CACHE_KEY)
     with django_assert_num_queries(1):
         top = selectors.top()
     assert [(row.rank, row.total) for row in top] == [
@@ -86,3 +88,17 @@ def test_around_me_query_count_does_not_grow_with_the_board(board, django_assert
     users = board({f"p{i:03}": i % 7 for i in range(200)})
     with django_assert_max_num_queries(5):
         selectors.around(user_id=users["p100"].pk)
+
+
+def test_the_cached_top_ten_changes_as_soon_as_a_submit_reaches_it(
+    board, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from leaderboard import services
+
+    users = board({f"p{i:02}": 100 - i for i in range(12)})
+    selectors.top()
+    with django_assert_num_queries(0):
+        assert selectors.top()[0].username == "p00"  # served from the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score_submit(user_id=users["p11"].pk, points=50)
+    assert [(row.rank, row.username) for row in selectors.top()[:2]] == [(1, "p11"), (2, "p00")]
