@@ -105,7 +105,10 @@ def reminders(organizer, *, attendees: int) -> tuple[float, float]:
     event = make_event(organizer, starts_in=timedelta(minutes=30), capacity=attendees)
     users = make_users(f"att{event.pk}-", attendees)
     Registration.objects.bulk_create(
-        [Registration(event=event, user=user, status=RegistrationStatus.CONFIRMED) for user in users],
+        [
+            Registration(event=event, user=user, status=RegistrationStatus.CONFIRMED)
+            for user in users
+        ],
         batch_size=5000,
     )
     began = time.perf_counter()
@@ -154,7 +157,8 @@ def main() -> None:
     reminders_per_s, rerun_ms = reminders(organizer, attendees=args.attendees)
     print(f"reminders: {args.attendees} attendees reminded at {reminders_per_s:,.0f}/s;"
           f" second beat run found nothing in {rerun_ms:.1f} ms")
-    print(f"events deliver={'inline' if args.deliver else 'enqueued'} rush={args.rush} registrations_per_s={rush_per_s:.0f}"
+    print(f"events deliver={'inline' if args.deliver else 'enqueued'} rush={args.rush}"
+          f" registrations_per_s={rush_per_s:.0f}"
           f" attendees={args.attendees} reminders_per_s={reminders_per_s:.0f}"
           f" rerun_ms={rerun_ms:.1f}")
 

@@ -26,7 +26,9 @@ class RegistrationInline(admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("title", "starts_at", "location", "status", "organizer", "confirmed", "capacity")
+    list_display = (
+        "title", "starts_at", "location", "status", "organizer", "confirmed", "capacity"
+    )
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
     date_hierarchy = "starts_at"
     search_fields = ("title", "location", "organizer__username")

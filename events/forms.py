@@ -61,15 +61,21 @@ class EventForm(forms.ModelForm):
         zone = timezone.get_current_timezone_name()
         for name in ("starts_at", "ends_at"):
             self.fields[name].help_text = f"Time zone: {zone}."
-            self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+            self.fields[name].input_formats = [
+                "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"
+            ]
         self.fields["capacity"].min_value = 1
         self.fields["capacity"].widget.attrs["min"] = 1
 
     def clean(self):
         cleaned = super().clean()
-        check_event_rules(self, confirmed_count=self.confirmed_count, is_new=self.instance.pk is None)
+        check_event_rules(
+            self, confirmed_count=self.confirmed_count, is_new=self.instance.pk is None
+        )
         return cleaned
 
     def changes(self) -> dict:
         """The edited fields and their new values, for ``services.event_update``."""
-        return {name: self.cleaned_data[name] for name in self.changed_data if name in EDITABLE_FIELDS}
+        return {
+            name: self.cleaned_data[name] for name in self.changed_data if name in EDITABLE_FIELDS
+        }

@@ -80,7 +80,10 @@ ACTIVE_STATUSES = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 
 
 class Registration(models.Model):
-    """One user's place (or waiting-list spot) at one event; the waiting list runs by ``joined_at``."""
+    """One user's place (or waiting-list spot) at one event.
+
+    The waiting list runs by ``joined_at``, then id.
+    """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="registrations")
     user = models.ForeignKey(
@@ -95,7 +98,9 @@ class Registration(models.Model):
     class Meta:
         ordering = ["joined_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "event"], name="registration_unique_user_event"),
+            models.UniqueConstraint(
+                fields=["user", "event"], name="registration_unique_user_event"
+            ),
         ]
         indexes = [
             models.Index(fields=["event", "status", "joined_at"], name="registration_queue"),

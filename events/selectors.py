@@ -36,10 +36,6 @@ def event_list_upcoming(*, now: datetime | None = None) -> QuerySet[Event]:
     ).order_by("starts_at", "pk")
 
 
-def event_list_organized_by(*, user) -> QuerySet[Event]:
-    return events_with_counts(Event.objects.filter(organizer=user)).order_by("-starts_at", "pk")
-
-
 def event_get(*, event_id: int) -> Event:
     """One event with its counts; raises ``Event.DoesNotExist``."""
     return events_with_counts(Event.objects.select_related("organizer")).get(pk=event_id)

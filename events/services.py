@@ -527,7 +527,9 @@ def _reminder_window(which: str, now: datetime) -> tuple[datetime, datetime]:
     """Starts (exclusive, inclusive] for which ``which`` is due now; a day-before reminder is
     skipped once the hour-before one is due, so nobody gets both at once."""
     upper = now + REMINDER_LEADS[which]
-    lower = now + REMINDER_LEADS[ReminderWhich.HOUR_BEFORE] if which == ReminderWhich.DAY_BEFORE else now
+    lower = now
+    if which == ReminderWhich.DAY_BEFORE:
+        lower = now + REMINDER_LEADS[ReminderWhich.HOUR_BEFORE]
     return lower, upper
 
 
@@ -585,7 +587,9 @@ def _send_event_reminders(*, event_id: int, which: str, now: datetime) -> int:
             return 0
         ReminderSent.objects.bulk_create(
             [
-                ReminderSent(registration_id=pk, which=which, starts_at=event.starts_at, sent_at=now)
+                ReminderSent(
+                    registration_id=pk, which=which, starts_at=event.starts_at, sent_at=now
+                )
                 for pk, _ in due
             ],
             ignore_conflicts=True,

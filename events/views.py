@@ -152,7 +152,9 @@ def event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
         except ValidationError as error:
             add_validation_error(form, error)
         else:
-            messages.success(request, "Event saved. Registrants and followers are told what changed.")
+            messages.success(
+                request, "Event saved. Registrants and followers are told what changed."
+            )
             return redirect("events:detail", event_id)
     status = 400 if request.method == "POST" else 200
     return render(request, "events/form.html", {"form": form, "event": event}, status=status)

@@ -60,7 +60,9 @@ def test_waitlisted_user_is_promoted_and_told_when_a_place_frees(
     event, alice, bob, carol = one_place_three_people
     with django_capture_on_commit_callbacks(execute=True):
         services.registration_cancel(user=alice, event=event)
-    statuses = dict(Registration.objects.filter(event=event).values_list("user__username", "status"))
+    statuses = dict(
+        Registration.objects.filter(event=event).values_list("user__username", "status")
+    )
     assert statuses == {"alice": "cancelled", "bob": "confirmed", "carol": "waitlisted"}
     assert len(received(bob, "waitlist_promoted")) == 1
     assert received(carol, "waitlist_promoted") == []

@@ -59,7 +59,8 @@ def test_hour_before_reminder_follows_the_day_before_one(tomorrow_event):
     an_hour_before = tomorrow_event.starts_at - timedelta(minutes=59)
     assert services.reminders_send_due(now=an_hour_before) == 2
     assert services.reminders_send_due(now=an_hour_before + timedelta(minutes=1)) == 0
-    assert sorted(ReminderSent.objects.values_list("which", flat=True)) == ["1h", "1h", "24h", "24h"]
+    sent = sorted(ReminderSent.objects.values_list("which", flat=True))
+    assert sent == ["1h", "1h", "24h", "24h"]
 
 
 @pytest.mark.django_db
