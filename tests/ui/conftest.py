@@ -102,13 +102,26 @@ class LiveServer:
         self.stop()
         self.start()
 
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int, chars: int = 4000) -> str:
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, errors="replace") as log:
+            log.seek(offset)
+            return log.read()[-chars:]
+
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
 
 
-@pytest.fixture
-def asgi_server(transactional_db, tmp_path):
-    """A running server on the test database; stopped before pytest-django empties the tables."""
+@pytest.fixture(scope="module")
+def module_asgi_server(django_db_setup, tmp_path_factory):
+    """One server process per test module (starting one costs seconds), on the test database."""
     if not settings.REDIS_URL:
         pytest.fail("Browser tests need Redis for the channel layer: set REDIS_URL.")
     env = {
@@ -125,11 +138,22 @@ def asgi_server(transactional_db, tmp_path):
         # A public key lets the preferences page offer web push (sending needs the private one).
         VAPID_PUBLIC_KEY=TEST_VAPID_PUBLIC_KEY,
     )
-    server = LiveServer(env=env, port=free_port(), log_path=tmp_path / "server.log")
-    server.start()
+    log_path = tmp_path_factory.mktemp("asgi") / "server.log"
+    server = LiveServer(env=env, port=free_port(), log_path=log_path)
     yield server
     server.stop()
-    print(server.log_tail())
+
+
+@pytest.fixture
+def asgi_server(module_asgi_server, transactional_db):
+    """The running server for one test. Rows the test commits are visible to it at once; a test
+    may stop and start it. The server keeps no state between tests: pytest-django empties the
+    tables and Redis is flushed before each test, and it holds no transaction open meanwhile."""
+    if not module_asgi_server.is_running():
+        module_asgi_server.start()
+    log_start = module_asgi_server.log_size()
+    yield module_asgi_server
+    print(module_asgi_server.log_since(log_start))
 
 
 @pytest.fixture(scope="module")
