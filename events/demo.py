@@ -6,13 +6,11 @@ moved forward through ``event_update`` (which itself tells alice and bob, anothe
 
 from datetime import timedelta
 
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from events import services
 from events.models import Event, EventStatus
 
-ORGANIZERS = "Organizers"
 # Minutes after `make run` at which each demo moment happens.
 SOON = timedelta(minutes=3)
 
@@ -38,7 +36,7 @@ def _demo_events(now):
 def load(*, users: dict) -> list[str]:
     now = timezone.now()
     organizer = users["organizer"]
-    organizer.groups.add(Group.objects.get(name=ORGANIZERS))
+    organizer.groups.add(services.organizers_group())
     notes = []
     for (title, starts_at, length, capacity, location, description, attendees, note,
          rearm_before) in _demo_events(now):

@@ -55,6 +55,20 @@ ANNOUNCED_FIELDS = {
 REGISTRATION_SUBSCRIPTION_KINDS = (kinds.EVENT_UPDATED, kinds.EVENT_CANCELLED)
 
 
+ORGANIZERS_GROUP = "Organizers"
+
+
+def organizers_group():
+    """The group whose members may create events (made by migration 0002; re-made if deleted)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=ORGANIZERS_GROUP)
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="events", codename="add_event")
+    )
+    return group
+
+
 class RegistrationClosed(ValidationError):
     """The event is cancelled or has already started."""
 

@@ -1,13 +1,13 @@
 import pytest
-from django.contrib.auth.models import Group
 
+from events import services
 from tests.events.factories import EventFactory, UserFactory
 
 
 @pytest.fixture
 def organizer(db):
     user = UserFactory(username="organizer")
-    user.groups.add(Group.objects.get(name="Organizers"))
+    user.groups.add(services.organizers_group())
     return user
 
 

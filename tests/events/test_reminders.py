@@ -196,3 +196,11 @@ def test_a_reminder_batch_costs_the_same_queries_for_3_or_30_attendees(django_as
     event_with(30)
     with django_assert_num_queries(len(small)):
         assert services.reminders_send_due() == 30
+
+
+@pytest.mark.django_db
+def test_migrations_create_the_organizers_group_allowed_to_add_events():
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.get(name="Organizers")
+    assert list(group.permissions.values_list("codename", flat=True)) == ["add_event"]
