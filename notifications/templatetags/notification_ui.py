@@ -33,11 +33,7 @@ def notification_poll_ms() -> int:
 def notification_banners(context):
     """Unread urgent notifications pinned at the top of every page until dismissed."""
     user = _user(context)
-    return {
-        "notifications": selectors.urgent_unread(user=user) if user else [],
-        "request": context.get("request"),
-        "csrf_token": context.get("csrf_token"),
-    }
+    return {"notifications": selectors.urgent_unread(user=user) if user else []}
 
 
 @register.filter
