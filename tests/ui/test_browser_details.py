@@ -91,6 +91,11 @@ def test_phone_width_layout_has_no_sideways_scrolling(open_page):
     expect(page.locator(".notification-row")).to_have_count(4)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "notification-center-phone.png")
+    for path in ("/notifications/preferences/", "/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    page.click("#notification-bell")
+    expect(page.locator("#notification-dropdown")).to_be_in_viewport(ratio=1)
 
 
 def test_badge_and_list_are_polled_while_the_socket_is_down(open_page, browser, asgi_server):
