@@ -193,7 +193,7 @@ def test_row_actions_update_the_row_and_badge_in_place(open_page):
     page.locator(f"#center-notification-{older.pk}").get_by_role("button", name="Dismiss").click()
     expect(page.locator(f"#center-notification-{older.pk}")).to_have_count(0)
     expect(badge(page)).to_have_text("1")
-    page.get_by_role("button", name="Mark all read").click()
+    page.get_by_role("button", name="Clear all").click()
     expect(badge(page)).to_be_hidden()
     expect(page.locator(".notification-row.is-unread")).to_have_count(0)
 
