@@ -367,6 +367,9 @@ def _record_update(event: Event, diff: dict, *, actor_id: int | None) -> None:
     """Send now (window closed) or merge into the open window. Mutates, does not save."""
     from events import tasks  # tasks import services: import here to avoid a cycle
 
+    diff = {field: change for field, change in diff.items() if field in ANNOUNCED_FIELDS}
+    if not diff:
+        return  # e.g. a capacity change: nothing to announce, no window to open
     now = timezone.now()
     pending = event.pending_changes or {}
     fields = _merge_changes(pending.get("fields", {}), diff)

@@ -210,3 +210,14 @@ def test_capacity_cannot_drop_below_the_confirmed_count(
     with pytest.raises(ValidationError, match="3 people are already confirmed"):
         services.event_update(event=event, actor=organizer, changes={"capacity": 2})
     assert Event.objects.get(pk=event.pk).capacity == 10
+
+
+def test_an_unannounced_capacity_edit_does_not_hold_back_the_next_real_change(
+    event, organizer, audience, django_capture_on_commit_callbacks
+):
+    edit(event, organizer, django_capture_on_commit_callbacks, capacity=5)
+    with django_capture_on_commit_callbacks(execute=False):  # no flush task runs
+        services.event_update(event=event, actor=organizer, changes={"location": "Room B"})
+    assert [n.data["summary"] for n in received(audience[0], "event_updated")] == [
+        "Place: Room A → Room B"
+    ]
