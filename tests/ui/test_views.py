@@ -501,3 +501,22 @@ def test_admin_shows_delivered_seen_and_clicked_per_kind(alice, alice_client):
         '<tr data-kind="event_updated"><th scope="row">Event updated</th>'
         "<td>3</td><td>3</td><td>1</td></tr>"
     ) in content
+
+
+def test_unticking_quiet_hours_turns_them_off(alice, alice_client):
+    from datetime import time
+
+    from notifications.services import quiet_hours_set
+
+    quiet_hours_set(user=alice, start=time(22), end=time(7), time_zone="UTC")
+    response = alice_client.post(
+        reverse("notifications:preferences"), {"section": "quiet_hours", "time_zone": "UTC"}
+    )
+    assert response.status_code == 302
+    assert not QuietHours.objects.filter(user=alice).exists()
+
+
+def test_an_unknown_preferences_section_is_a_400(alice, alice_client):
+    response = alice_client.post(reverse("notifications:preferences"), {"section": "colours"})
+    assert response.status_code == 400
+    assert "Unknown preferences section" in response.content.decode()
