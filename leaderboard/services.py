@@ -126,19 +126,22 @@ def game_score(*, game_id: int) -> bool:
             for player_id in request.players
         ]
         GameSession.objects.bulk_create(sessions)
-        for session in sessions:
-            score_submit(user_id=session.player_id, points=session.total_score, games=1)
-        _notify_game_scored(game=game, sessions=sessions)
+        totals = {
+            session.player_id: score_submit(
+                user_id=session.player_id, points=session.total_score, games=1
+            ).new_total
+            for session in sessions
+        }
+        _notify_game_scored(game=game, sessions=sessions, totals=totals)
     return True
 
 
-def _notify_game_scored(*, game: Game, sessions: list[GameSession]) -> None:
+def _notify_game_scored(
+    *, game: Game, sessions: list[GameSession], totals: dict[int, int]
+) -> None:
     """One "game scored" per player, with the rank after every player's points are in."""
     url = reverse("leaderboard:game", args=[game.pk])
     for session in sessions:
-        entry_total = LeaderboardEntry.objects.values_list("total_score", flat=True).get(
-            user_id=session.player_id
-        )
         notify(
             kind="game_scored",
             recipients=[session.player_id],
@@ -147,7 +150,7 @@ def _notify_game_scored(*, game: Game, sessions: list[GameSession]) -> None:
                 "game_id": game.pk,
                 "game_title": game.title,
                 "total": session.total_score,
-                "leaderboard_total": entry_total,
+                "leaderboard_total": totals[session.player_id],
                 "rank": selectors.rank_for_db(user_id=session.player_id),
                 "chapters": session.chapter_scores,
             },
