@@ -36,7 +36,9 @@ def start_embedded_worker(*, concurrency: int = 4) -> WorkController:
 
 
 def start_embedded_beat():
-    beat = EmbeddedService(app, thread=True)
+    # Without scheduler_cls the embedded service uses the file-based PersistentScheduler and
+    # never runs the PeriodicTask rows (CELERY_BEAT_SCHEDULER names the database scheduler).
+    beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
     beat.daemon = True
     beat.start()
     return beat
