@@ -18,11 +18,18 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         self.joined = True
         await self.channel_layer.group_add(live.GROUP, self.channel_name)
         await self.accept()
+        # A page that (re)connects may have missed broadcasts while its socket was down.
+        await self.send(text_data=await database_sync_to_async(self._board)(top=None))
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):
             await self.channel_layer.group_discard(live.GROUP, self.channel_name)
 
     async def leaderboard_changed(self, event):
-        around = await database_sync_to_async(live.render_around)(user_id=self.user_id)
-        await self.send(text_data=event["top"] + around)
+        await self.send(text_data=await database_sync_to_async(self._board)(top=event["top"]))
+
+    def _board(self, *, top: str | None) -> str:
+        """Both fragments; the top is rendered once per broadcast, "around me" per socket."""
+        return (top if top is not None else live.render_top()) + live.render_around(
+            user_id=self.user_id
+        )

@@ -44,6 +44,7 @@ async def test_an_open_leaderboard_page_receives_the_new_board_after_a_submit():
     ws = socket(cookie)
     connected, _ = await ws.connect()
     assert connected
+    assert "zoe" not in await ws.receive_from(timeout=3)  # the board as it is on connect
 
     await sync_to_async(submit)("zoe", 70)
 
@@ -59,12 +60,24 @@ async def test_a_burst_of_submits_is_coalesced_into_one_broadcast(settings):
     _, cookie = await sync_to_async(viewer_with_cookie)("viewer")
     ws = socket(cookie)
     await ws.connect()
+    await ws.receive_from(timeout=3)  # the board as it is on connect
 
     for n in range(10):
         await sync_to_async(submit)(f"p{n}", 10 + n)
 
     await ws.receive_from(timeout=3)
     assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()
+
+
+async def test_a_page_that_reconnects_gets_the_board_it_missed():
+    _, cookie = await sync_to_async(viewer_with_cookie)("viewer")
+    await sync_to_async(submit)("zoe", 70)  # while no socket was open
+
+    ws = socket(cookie)
+    await ws.connect()
+    html = await ws.receive_from(timeout=3)
+    assert "zoe" in html and 'id="leaderboard-around"' in html
     await ws.disconnect()
 
 
