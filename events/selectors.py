@@ -36,6 +36,14 @@ def event_list_upcoming(*, now: datetime | None = None) -> QuerySet[Event]:
     ).order_by("starts_at", "pk")
 
 
+def event_list_past(*, now: datetime | None = None) -> QuerySet[Event]:
+    """Events that have ended, most recent first, with the same counts."""
+    now = now or timezone.now()
+    return events_with_counts(
+        Event.objects.filter(ends_at__lte=now).select_related("organizer")
+    ).order_by("-starts_at", "-pk")
+
+
 def event_get(*, event_id: int) -> Event:
     """One event with its counts; raises ``Event.DoesNotExist``."""
     return events_with_counts(Event.objects.select_related("organizer")).get(pk=event_id)

@@ -42,11 +42,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def event_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.event_list_upcoming(), PAGE_SIZE).get_page(request.GET.get("page"))
+    """Upcoming events soonest first; ``?when=past`` lists ended ones, latest first."""
+    past = request.GET.get("when") == "past"
+    events = selectors.event_list_past() if past else selectors.event_list_upcoming()
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "events/list.html",
-        {"page": page, "can_create": selectors.event_can_create(user=request.user)},
+        {"page": page, "past": past, "can_create": selectors.event_can_create(user=request.user)},
     )
 
 

@@ -64,6 +64,17 @@ def test_list_shows_upcoming_events_soonest_first_without_past_ones(client, orga
     assert "10 of 10 places left" in html
 
 
+def test_past_events_are_listed_separately_latest_first(client, organizer):
+    for days, title in ((5, "Older"), (2, "Recent")):
+        start = timezone.now() - timedelta(days=days)
+        EventFactory(organizer=organizer, title=title, starts_at=start,
+                     ends_at=start + timedelta(hours=1))
+    EventFactory(organizer=organizer, title="Tomorrow-ish")
+    html = client.get("/events/?when=past").content.decode()
+    assert "Past events" in html and "Tomorrow-ish" not in html
+    assert html.index("Recent") < html.index("Older")
+
+
 def test_list_is_paginated(client, organizer):
     EventFactory.create_batch(25, organizer=organizer)
     first = client.get("/events/")
