@@ -48,6 +48,10 @@ class EventAdmin(admin.ModelAdmin):
     def confirmed(self, event: Event) -> int:
         return event.confirmed_count
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting would drop the registrations without telling anyone: cancel instead.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         # The organizer is chosen once; moving ownership is not an edit attendees hear about.
         return self.readonly_fields + (("organizer",) if obj else ())

@@ -146,3 +146,9 @@ def test_staff_without_the_change_permission_cannot_edit_in_the_admin(event):
     response = client.post(f"/admin/events/event/{event.pk}/change/", admin_form(event, title="X"))
     assert response.status_code == 403
     assert Event.objects.get(pk=event.pk).title == "Django meetup"
+
+
+def test_events_cannot_be_deleted_in_the_admin_only_cancelled(event, admin_client):
+    response = admin_client.post(f"/admin/events/event/{event.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Event.objects.filter(pk=event.pk).exists()
