@@ -7,6 +7,7 @@ local-memory cache and the in-process Celery worker and beat are in play.
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,8 +50,11 @@ def embedded_server(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'herald.sqlite3'}",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
+    demo_output = ""
     for command in (["migrate", "--noinput"], ["load_demo_data"]):
-        subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True)
+        result = subprocess.run(manage + command, env=env, cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+        demo_output = result.stdout
     port = free_port()
     log = open(tmp_path / "server.log", "w+")
     process = subprocess.Popen(
@@ -59,7 +63,7 @@ def embedded_server(tmp_path):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base_url, process)
-        yield base_url, process
+        yield base_url, process, demo_output
     finally:
         if process.poll() is None:
             process.kill()
@@ -83,7 +87,7 @@ def log_in(base_url: str, username: str, password: str) -> httpx.Client:
 
 
 def test_embedded_server_serves_pages_and_sockets_then_stops_cleanly(embedded_server):
-    base_url, process = embedded_server
+    base_url, process, _ = embedded_server
 
     assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
     ready = httpx.get(f"{base_url}/health/ready", timeout=5).json()
@@ -114,3 +118,31 @@ def test_embedded_server_serves_pages_and_sockets_then_stops_cleanly(embedded_se
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
+
+
+def test_embedded_worker_pushes_a_toast_to_the_open_page(embedded_server):
+    """The in-process Celery worker delivers through the in-memory layer to the open socket."""
+    base_url, _, demo_output = embedded_server
+    workshop = re.search(r"Django Channels workshop.*?/events/(\d+)/", demo_output)
+    assert workshop, demo_output
+    event_path = f"/events/{workshop.group(1)}/"
+    client = log_in(base_url, "admin", "herald-demo")
+    cookie = f"sessionid={client.cookies['sessionid']}"
+
+    async def register_and_wait_for_toast():
+        uri = base_url.replace("http", "ws") + "/ws/notifications/"
+        async with websockets.connect(uri, additional_headers={"Cookie": cookie}, origin=base_url) as sock:
+            await sock.ping()
+            response = await asyncio.to_thread(
+                client.post,
+                event_path + "register/",
+                data={"csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                headers={"Referer": base_url + event_path},
+            )
+            assert response.status_code in (200, 302), response.text[:300]
+            received = ""
+            while 'id="notification-' not in received:
+                received += await asyncio.wait_for(sock.recv(), 10)
+            return received
+
+    assert 'id="notification-' in asyncio.run(register_and_wait_for_toast())
