@@ -77,8 +77,20 @@ def badge(page):
 
 
 def screenshot(page, name: str, **options) -> None:
-    """A picture for the docs, taken by the test run into docs/img/."""
+    """A picture for the docs, taken by the test run into docs/img/.
+
+    An existing picture is replaced only with UPDATE_SCREENSHOTS=1, so an ordinary run leaves
+    the checkout clean; otherwise the shot still goes through Chromium, into a scratch folder.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
     from tests.ui.conftest import IMG_DIR
 
-    IMG_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMG_DIR / name), **options)
+    target = IMG_DIR / name
+    if target.exists() and os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        target = Path(tempfile.gettempdir()) / "herald-screenshots" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), **options)
+    assert target.stat().st_size > 0
