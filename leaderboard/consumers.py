@@ -2,19 +2,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from leaderboard import live
-from notifications.consumers import CLOSE_UNAUTHENTICATED
+from notifications.consumers import refused_anonymous
 
 
 class LeaderboardConsumer(AsyncWebsocketConsumer):
     """An open leaderboard page: receives the board's fragments, which HTMX swaps by id."""
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.accept()
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if await refused_anonymous(self):
             return
-        self.user_id = user.pk
+        self.user_id = self.scope["user"].pk
         self.joined = True
         await self.channel_layer.group_add(live.GROUP, self.channel_name)
         await self.accept()

@@ -30,6 +30,19 @@ def _last_id(value) -> int | None:
     return last_id if last_id >= 0 else None
 
 
+async def refused_anonymous(consumer: AsyncWebsocketConsumer) -> bool:
+    """Close a socket that has no logged-in user with 4401; True when it was closed.
+
+    Accept first: a close before accept is an HTTP 403 and the browser never sees the code.
+    """
+    user = consumer.scope.get("user")
+    if user is not None and user.is_authenticated:
+        return False
+    await consumer.accept()
+    await consumer.close(code=CLOSE_UNAUTHENTICATED)
+    return True
+
+
 def render_pushed(notifications: list, unread: int) -> str:
     return render_to_string(
         "notifications/_pushed.html", {"notifications": notifications, "unread": unread}
@@ -40,13 +53,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     """One socket per open page of a logged-in user, joined to the group ``user.<id>``."""
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            # Accept first: a close before accept is an HTTP 403 and the browser never sees the code.
-            await self.accept()
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if await refused_anonymous(self):
             return
-        self.user = user
+        user = self.user = self.scope["user"]
         self.group_name = user_group(user.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
