@@ -43,8 +43,9 @@ def wait_until_ready(base_url: str, process: subprocess.Popen, seconds: float = 
     raise AssertionError("server did not become ready in time")
 
 
-@pytest.fixture
-def embedded_server(tmp_path):
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("embedded")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'herald.sqlite3'}",
@@ -63,7 +64,7 @@ def embedded_server(tmp_path):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base_url, process)
-        yield base_url, process, demo_output
+        yield base_url, process, demo_output, tmp_path / "server.log"
     finally:
         if process.poll() is None:
             process.kill()
@@ -86,8 +87,8 @@ def log_in(base_url: str, username: str, password: str) -> httpx.Client:
     return client
 
 
-def test_embedded_server_serves_pages_and_sockets_then_stops_cleanly(embedded_server):
-    base_url, process, _ = embedded_server
+def test_embedded_server_serves_pages_and_sockets(embedded_server):
+    base_url, process, _, _ = embedded_server
 
     assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
     ready = httpx.get(f"{base_url}/health/ready", timeout=5).json()
@@ -116,13 +117,10 @@ def test_embedded_server_serves_pages_and_sockets_then_stops_cleanly(embedded_se
 
     assert asyncio.run(anonymous_socket_close_code()) == 4401
 
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=20) == 0
-
 
 def test_embedded_worker_pushes_a_toast_to_the_open_page(embedded_server):
     """The in-process Celery worker delivers through the in-memory layer to the open socket."""
-    base_url, _, demo_output = embedded_server
+    base_url, _, demo_output, _ = embedded_server
     workshop = re.search(r"Django Channels workshop.*?/events/(\d+)/", demo_output)
     assert workshop, demo_output
     event_path = f"/events/{workshop.group(1)}/"
@@ -146,3 +144,25 @@ def test_embedded_worker_pushes_a_toast_to_the_open_page(embedded_server):
             return received
 
     assert 'id="notification-' in asyncio.run(register_and_wait_for_toast())
+
+
+def test_embedded_beat_runs_the_database_schedules(embedded_server):
+    """Beat inside the server reads django-celery-beat's PeriodicTask rows (every-minute jobs
+    are due at start), and the in-process worker receives them."""
+    _, _, _, log_path = embedded_server
+    deadline = time.monotonic() + 75  # every-minute crontab entries fire at the next minute
+    log = ""
+    while time.monotonic() < deadline:
+        log = log_path.read_text()
+        if "Sending due task" in log and "enqueue_due_deliveries" in log:
+            break
+        time.sleep(0.5)
+    assert "Sending due task" in log, log[-2000:]
+    assert "enqueue_due_deliveries" in log and "succeeded" in log, log[-2000:]
+
+
+def test_embedded_server_stops_cleanly_on_interrupt(embedded_server):
+    """Ctrl-C stops daphne, the worker and beat threads together (runs last in this module)."""
+    _, process, _, _ = embedded_server
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
