@@ -1,35 +1,17 @@
 """Retries through the real Redis broker and a real Celery worker (not eager)."""
 
 import time
-from contextlib import contextmanager
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from config.celery import app
 from notifications.delivery import enqueue_deliveries
 from notifications.models import Delivery, DeliveryStatus
+
+from tests.celery_worker import real_worker, wait_for
 
 from .factories import sms_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-ALL_QUEUES = ["urgent", "default", "bulk"]
-
-
-@contextmanager
-def real_worker(queues=ALL_QUEUES):
-    """A worker thread consuming ``queues`` on the broker at REDIS_URL; tasks are not eager."""
-    app.conf.task_always_eager = False
-    try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=queues
-        ) as worker:
-            yield worker
-    finally:
-        app.conf.task_always_eager = True
-        app.amqp.queues.select(ALL_QUEUES)  # the worker narrowed the app's queue selection
 
 
 @pytest.fixture
@@ -38,15 +20,6 @@ def celery_worker(settings):
         pytest.skip("needs the Redis broker (REDIS_URL)")
     with real_worker() as worker:
         yield worker
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_failed_attempts_are_retried_through_the_broker_until_sent(

@@ -7,7 +7,7 @@ import pytest
 
 from events import services
 from events.models import Event
-from tests.delivery.test_worker import real_worker, wait_for
+from tests.celery_worker import real_worker, wait_for
 from tests.events.helpers import received
 
 pytestmark = pytest.mark.django_db(transaction=True)

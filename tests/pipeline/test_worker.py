@@ -9,7 +9,7 @@ from django.db import transaction
 from notifications.kinds import GAME_SCORED, RATE_LIMIT_SUMMARY
 from notifications.models import Notification
 from notifications.services import notify
-from tests.delivery.test_worker import real_worker, wait_for
+from tests.celery_worker import real_worker, wait_for
 from tests.pipeline.test_consumer import badge, socket, toast_ids, user_with_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

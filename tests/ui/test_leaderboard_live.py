@@ -5,7 +5,6 @@ from playwright.sync_api import expect
 
 from leaderboard import services
 from tests.leaderboard.factories import EntryFactory, UserFactory
-from tests.ui.conftest import asgi_server, browser, module_asgi_server, open_page  # noqa: F401
 from tests.ui.helpers import expect_live
 from tests.ui.helpers import off_the_browser_loop as off_loop
 from tests.ui.helpers import screenshot

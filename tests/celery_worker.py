@@ -1,0 +1,33 @@
+"""A real Celery worker for tests about the task pipeline (the rest run tasks eagerly)."""
+
+import time
+from contextlib import contextmanager
+
+from celery.contrib.testing.worker import start_worker
+
+from config.celery import app
+
+ALL_QUEUES = ["urgent", "default", "bulk"]
+
+
+@contextmanager
+def real_worker(queues=ALL_QUEUES):
+    """A worker thread consuming ``queues`` on the broker at REDIS_URL; tasks are not eager."""
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=queues
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+        app.amqp.queues.select(ALL_QUEUES)  # the worker narrowed the app's queue selection
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
