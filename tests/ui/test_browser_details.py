@@ -240,3 +240,18 @@ def test_clicking_a_toast_goes_through_the_click_through(open_page):
     expect(page).to_have_url(re.compile(rf"/events/{event.pk}/$"))
     notification.refresh_from_db()
     assert notification.is_read and notification.clicked_at is not None
+
+
+def test_a_refused_registration_shows_its_reason_in_the_panel(open_page):
+    """The event is cancelled while the page is open: the HTMX 400 is swapped in, not dropped."""
+    attendee, newcomer = UserFactory(), UserFactory()
+    organizer, event = off_loop(a_registered_event, attendee, title="Late picnic")
+    page = open_page(newcomer, f"/events/{event.pk}/")
+    register = page.locator("#event-actions").get_by_role("button", name="Register")
+    expect(register).to_be_visible()
+    off_loop(event_cancel, event=event, actor=organizer)
+
+    register.click()
+
+    expect(page.locator("#event-actions [role=alert]")).to_contain_text("cancelled")
+    expect(page).to_have_url(re.compile(rf"/events/{event.pk}/$"))
