@@ -26,6 +26,17 @@ def clear_local_cache():
     yield
 
 
+@pytest.fixture
+def celery_worker(settings):
+    """A real worker on the Redis broker for tests about the task pipeline."""
+    from tests.celery_worker import real_worker
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis broker (REDIS_URL); make test always provides it")
+    with real_worker() as worker:
+        yield worker
+
+
 @pytest.fixture(autouse=True, scope="session")
 def celery_runs_tasks_inline():
     """Tasks run where they are enqueued (after commit) unless a test starts a real worker."""

@@ -14,14 +14,6 @@ from .factories import sms_delivery
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def celery_worker(settings):
-    if not settings.REDIS_URL:
-        pytest.skip("needs the Redis broker (REDIS_URL)")
-    with real_worker() as worker:
-        yield worker
-
-
 def test_failed_attempts_are_retried_through_the_broker_until_sent(
     sms_provider, settings, celery_worker
 ):

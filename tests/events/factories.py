@@ -1,21 +1,10 @@
 from datetime import timedelta
 
 import factory
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from events.models import Event
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"person{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    # Tests log in with force_login: no password hashing, which would cost ~0.3 s per user.
-    password = "!unusable"
+from tests.factories import UserFactory
 
 
 class EventFactory(factory.django.DjangoModelFactory):

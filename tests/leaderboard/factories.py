@@ -1,16 +1,7 @@
 import factory
-from django.contrib.auth import get_user_model
 
 from leaderboard.models import Game, LeaderboardEntry
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"player{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+from tests.factories import UserFactory
 
 
 class EntryFactory(factory.django.DjangoModelFactory):

@@ -1,15 +1,7 @@
 import factory
-from django.contrib.auth import get_user_model
 
 from notifications.models import ContactPoint, PushSubscription
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-
-    username = factory.Sequence(lambda n: f"member{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+from tests.factories import UserFactory
 
 
 class PushSubscriptionFactory(factory.django.DjangoModelFactory):

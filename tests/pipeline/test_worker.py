@@ -9,21 +9,13 @@ from django.db import transaction
 from notifications.kinds import GAME_SCORED, RATE_LIMIT_SUMMARY
 from notifications.models import Notification
 from notifications.services import notify
-from tests.celery_worker import real_worker, wait_for
+from tests.celery_worker import wait_for
 from tests.pipeline.test_consumer import badge, socket, toast_ids, user_with_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def worker(settings):
-    if not settings.REDIS_URL:
-        pytest.skip("needs the Redis broker (REDIS_URL)")
-    with real_worker() as started:
-        yield started
-
-
-async def test_a_worker_pushes_the_toast_after_commit(worker):
+async def test_a_worker_pushes_the_toast_after_commit(celery_worker):
     alice, cookie = await sync_to_async(user_with_cookie)("alice")
     ws = socket(cookie)
     assert (await ws.connect())[0]
@@ -41,7 +33,7 @@ async def test_a_worker_pushes_the_toast_after_commit(worker):
     await ws.disconnect()
 
 
-def test_the_summary_arrives_at_the_end_of_the_window_with_the_full_count(worker, settings, alice):
+def test_the_summary_arrives_at_the_end_of_the_window_with_the_full_count(celery_worker, settings, alice):
     settings.NOTIFICATIONS_RATE_LIMIT_COUNT = 2
     settings.NOTIFICATIONS_RATE_LIMIT_WINDOW_SECONDS = 5
     while time.time() % 5 > 0.5:  # start the burst early in a window, with seconds to spare

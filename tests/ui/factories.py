@@ -1,12 +1,9 @@
 import factory
-from django.contrib.auth import get_user_model
+
+from tests import factories
 
 
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
+class UserFactory(factories.UserFactory):
+    """Browser users log in through the login form, so they get a real password."""
 
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password("herald-pass-123")
