@@ -14,6 +14,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -26,6 +27,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# As in production: with DEBUG on, Django also records every query in memory. The bench serves
+# no requests, so a throwaway key is enough.
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -98,6 +103,29 @@ def submitter(worker: int, count: int, players: int, ready, go) -> None:
     for user_id in targets:
         services.score_submit(user_id=user_id, points=rng.randint(1, 10))
     connections.close_all()
+
+
+def round_trips(players: int) -> str:
+    """What one submit sends: SQL statements and Redis commands (a submit far from the top)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from redis.connection import Connection
+
+    from leaderboard import services
+
+    services.score_submit(user_id=players, points=1)  # the statement is prepared by now
+    sent = []
+    send = Connection.send_packed_command
+    Connection.send_packed_command = lambda self, command, *a, **k: (
+        sent.append(command),
+        send(self, command, *a, **k),
+    )[1]
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            services.score_submit(user_id=players, points=1)
+    finally:
+        Connection.send_packed_command = send
+    return f"{len(queries)} SQL statement(s), {len(sent)} Redis round trip(s)"
 
 
 def main() -> None:
@@ -187,6 +215,7 @@ def main() -> None:
         raise SystemExit("a submitter failed")
     submits_per_s = per_worker * args.workers / elapsed
     print(f"submits: {per_worker * args.workers} by {args.workers} processes in {elapsed:.2f} s")
+    print(f"one submit: {round_trips(args.players)}")
 
     drift = services.ranking_rebuild()
     print(f"sorted set vs table after the submits: {drift['missing']} missing, "

@@ -24,13 +24,19 @@ def broadcast_interval() -> int:
 
 def broadcast_schedule() -> bool:
     """Schedule one broadcast unless one is already pending (answers whether it scheduled)."""
+    if not cache.add(BROADCAST_PENDING_KEY, 1, timeout=broadcast_interval()):
+        return False
+    broadcast_queue()
+    return True
+
+
+def broadcast_queue() -> None:
+    """Queue the delayed broadcast; for the caller that just set ``BROADCAST_PENDING_KEY``
+    (``broadcast_schedule``, or a submit that set it in the same script as its sorted-set write).
+    """
     from leaderboard.tasks import leaderboard_broadcast
 
-    interval = broadcast_interval()
-    if not cache.add(BROADCAST_PENDING_KEY, 1, timeout=interval):
-        return False
-    leaderboard_broadcast.apply_async(countdown=interval, queue="urgent")
-    return True
+    leaderboard_broadcast.apply_async(countdown=broadcast_interval(), queue="urgent")
 
 
 def broadcast() -> None:

@@ -5,6 +5,7 @@ The table is the record; the Redis sorted set and the live page are updated afte
 
 import logging
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -159,35 +160,61 @@ def _notify_game_scored(
         )
 
 
+# The submit statement, prepared once per PostgreSQL connection: parsed and planned once instead
+# of on every submit (a third of its server CPU). Parameters: points, games, now, user id.
+_SUBMIT_STATEMENT = "leaderboard_submit"
+_prepared_on: weakref.WeakSet = weakref.WeakSet()  # the psycopg connections that hold it
+
+
+def _prepare_submit(cursor) -> None:
+    """PREPARE the submit statement on this connection unless it already has it.
+
+    A prepared statement lives as long as its session, whatever happens to the transaction
+    around the PREPARE; a new connection (reconnect, new process) prepares again.
+    """
+    raw = connection.connection
+    if raw in _prepared_on:
+        return
+    table = connection.ops.quote_name(LeaderboardEntry._meta.db_table)
+    # One statement, one round trip; the top 10 of the others is read from the statement's
+    # snapshot, which the increment of this one row does not change.
+    cursor.execute(
+        f"PREPARE {_SUBMIT_STATEMENT} (bigint, integer, timestamptz, integer) AS"  # noqa: S608
+        f" WITH updated AS (UPDATE {table} SET total_score = total_score + $1,"
+        f" games_played = games_played + $2, updated_at = $3 WHERE user_id = $4"
+        f" RETURNING total_score)"
+        f" SELECT updated.total_score, top.user_id, top.total_score FROM updated"
+        f" LEFT JOIN (SELECT user_id, total_score FROM {table} WHERE user_id <> $4"
+        f" ORDER BY total_score DESC, user_id LIMIT {selectors.TOP_SIZE}) AS top ON TRUE"
+        f" ORDER BY top.total_score DESC, top.user_id"
+    )
+    _prepared_on.add(raw)
+
+
 def _increment(cursor, *, user_id: int, points: int, games: int) -> list[tuple]:
     """Add to one entry; answers ``[(new total, other id, other total), ...]`` for the top 10 of
     everyone else (``[(new total, None, None)]`` when alone), or ``[]`` without an entry."""
-    table = connection.ops.quote_name(LeaderboardEntry._meta.db_table)
-    update = (
-        f"UPDATE {table} SET total_score = total_score + %s, games_played = games_played + %s,"  # noqa: S608
-        f" updated_at = %s WHERE user_id = %s RETURNING total_score"
-    )
-    others = (
-        f"SELECT user_id, total_score FROM {table} WHERE user_id <> %s"  # noqa: S608
-        f" ORDER BY total_score DESC, user_id LIMIT {selectors.TOP_SIZE}"
-    )
     params = [points, games, timezone.now(), user_id]
     if connection.vendor == "postgresql":
-        # One statement, one round trip; the top 10 of the others is read from the statement's
-        # snapshot, which the increment of this one row does not change.
-        cursor.execute(
-            f"WITH updated AS ({update}) SELECT updated.total_score, top.user_id, top.total_score"
-            f" FROM updated LEFT JOIN ({others}) AS top ON TRUE"
-            f" ORDER BY top.total_score DESC, top.user_id",
-            [*params, user_id],
-        )
+        _prepare_submit(cursor)
+        cursor.execute(f"EXECUTE {_SUBMIT_STATEMENT} (%s, %s, %s, %s)", params)
         return cursor.fetchall()
+    table = connection.ops.quote_name(LeaderboardEntry._meta.db_table)
     with transaction.atomic():  # SQLite has no UPDATE inside WITH: two statements
-        cursor.execute(update, params)
+        cursor.execute(
+            f"UPDATE {table} SET total_score = total_score + %s,"  # noqa: S608
+            f" games_played = games_played + %s, updated_at = %s WHERE user_id = %s"
+            f" RETURNING total_score",
+            params,
+        )
         row = cursor.fetchone()
         if row is None:
             return []
-        cursor.execute(others, [user_id])
+        cursor.execute(
+            f"SELECT user_id, total_score FROM {table} WHERE user_id <> %s"  # noqa: S608
+            f" ORDER BY total_score DESC, user_id LIMIT {selectors.TOP_SIZE}",
+            [user_id],
+        )
         return [(row[0], *other) for other in cursor.fetchall()] or [(row[0], None, None)]
 
 
@@ -219,6 +246,27 @@ def score_submit(*, user_id: int, points: int, games: int = 0) -> ScoreChange:
 
 
 def _publish(user_id: int, total: int, in_top: bool) -> None:
+    """After commit: the sorted set, the cached top 10 and the live broadcast.
+
+    With the cache in the sorted set's Redis (the default) that is one script, one round trip;
+    otherwise one call each.
+    """
+    if sorted_set.shares_cache():
+        answer = sorted_set.set_total_after_submit(
+            user_id,
+            total,
+            flag_key=cache.make_key(live.BROADCAST_PENDING_KEY),
+            flag_seconds=live.broadcast_interval(),
+            drop=[cache.make_key(selectors.TOP_CACHE_KEY)] if in_top else [],
+        )
+        if answer is None:
+            return  # Redis unavailable (logged): the nightly rebuild repairs the set
+        written, flagged = answer
+        if not written:
+            ranking_rebuild_request()
+        if flagged:
+            live.broadcast_queue()
+        return
     if in_top:
         cache.delete(selectors.TOP_CACHE_KEY)
     written = sorted_set.set_totals([(user_id, total)])

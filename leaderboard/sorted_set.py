@@ -31,6 +31,24 @@ for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'GT', ARGV[i + 1], ARGV[i]) e
 return 1
 """
 
+# After a submit commits, in one round trip: raise one member (only in an existing set), drop the
+# keys the change made stale, and set a flag unless it is already set.
+# KEYS = set, flag, keys to drop...; ARGV = flag seconds, member, total.
+# Answers {1 when written (0: the set is gone), 1 when this call set the flag}.
+_AFTER_SUBMIT_SCRIPT = """
+local written = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+  written = 1
+end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+local flagged = 0
+if redis.call('SET', KEYS[2], '1', 'EX', ARGV[1], 'NX') then flagged = 1 end
+return {written, flagged}
+"""
+
+_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
 
 def key() -> str:
     return getattr(settings, "LEADERBOARD_REDIS_KEY", "herald:leaderboard:totals")
@@ -41,10 +59,22 @@ def _client_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
+def _url() -> str:
+    return getattr(settings, "LEADERBOARD_REDIS_URL", "") or settings.REDIS_URL
+
+
 def client() -> redis.Redis | None:
     """The Redis client, or None in embedded mode."""
-    url = getattr(settings, "LEADERBOARD_REDIS_URL", "") or settings.REDIS_URL
+    url = _url()
     return _client_for(url) if url else None
+
+
+def shares_cache() -> bool:
+    """Whether Django's default cache is this same Redis (the default setup), so work on the set
+    and on cache keys can go in one script."""
+    url = _url()
+    default = settings.CACHES.get("default", {})
+    return bool(url) and default.get("BACKEND") == _REDIS_CACHE and default.get("LOCATION") == url
 
 
 @functools.lru_cache(maxsize=16)
@@ -72,6 +102,29 @@ def set_totals(totals: Iterable[tuple[int, int]]) -> bool | None:
     except redis.RedisError:
         logger.warning("Leaderboard sorted set not updated; the nightly rebuild repairs it.")
         return None
+
+
+def set_total_after_submit(
+    user_id: int, total: int, *, flag_key: str, flag_seconds: int, drop: Iterable[str] = ()
+) -> tuple[bool, bool] | None:
+    """One round trip after a submit: ``ZADD GT`` the new total, delete the ``drop`` keys and
+    set ``flag_key`` (value 1, ``flag_seconds`` to live) unless it is set.
+
+    The keys are full Redis key names (``cache.make_key(...)`` for cache keys), in this Redis.
+    Answers ``(written, flag set by this call)``, where ``written`` is False when the set is gone
+    (nothing is written, as in ``set_totals``), or None when Redis is unavailable.
+    """
+    conn = client()
+    if conn is None:
+        return None
+    try:
+        written, flagged = _script(conn, _AFTER_SUBMIT_SCRIPT)(
+            keys=[key(), flag_key, *drop], args=[flag_seconds, str(user_id), total]
+        )
+    except redis.RedisError:
+        logger.warning("Leaderboard sorted set not updated; the nightly rebuild repairs it.")
+        return None
+    return bool(written), bool(flagged)
 
 
 def rank_of(user_id: int) -> int | None:

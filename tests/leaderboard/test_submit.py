@@ -83,3 +83,82 @@ def test_a_submit_after_redis_lost_the_set_rebuilds_it_whole(
     # Not a one-member set (which would rank cat first): the whole table is back.
     assert clean_redis.zcard(sorted_set.key()) == 3
     assert sorted_set.rank_of(users["cat"].pk) == 2
+
+
+@pytest.mark.django_db
+def test_a_submit_sends_one_statement_and_one_redis_round_trip(
+    board, django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch
+):
+    from django.core.cache import cache
+    from redis.connection import Connection
+
+    from leaderboard import live
+
+    users = board({f"p{i:02}": 100 - i for i in range(12)})
+    services.score_submit(user_id=users["p11"].pk, points=0)  # prepares the statement
+    selectors.top()  # cached
+    cache.delete(live.BROADCAST_PENDING_KEY)
+    queued = []
+    monkeypatch.setattr(live, "broadcast_queue", lambda: queued.append(1))
+    sent = []
+    send = Connection.send_packed_command
+    monkeypatch.setattr(
+        Connection,
+        "send_packed_command",
+        lambda self, command, *args, **kwargs: (sent.append(command), send(self, command))[1],
+    )
+
+    with django_assert_num_queries(1), django_capture_on_commit_callbacks(execute=True):
+        services.score_submit(user_id=users["p11"].pk, points=1)  # 90: still 11th, tied
+    monkeypatch.undo()
+
+    assert len(sent) == 1  # the sorted set and the broadcast flag in one script
+    assert sorted_set.rank_of(users["p11"].pk) == 11
+    assert cache.get(selectors.TOP_CACHE_KEY) is not None  # not reached: the cached copy stays
+    assert cache.get(live.BROADCAST_PENDING_KEY) == 1
+    assert queued == [1]
+    monkeypatch.setattr(live, "broadcast_queue", lambda: queued.append(1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score_submit(user_id=users["p11"].pk, points=50)  # into the top 10
+    assert cache.get(selectors.TOP_CACHE_KEY) is None
+    assert selectors.top()[0].username == "p11"
+    assert queued == [1]  # the pending broadcast covers it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_prepared_submit_statement_survives_a_new_connection():
+    player = UserFactory()
+    services.score_submit(user_id=player.pk, points=5)
+    connection.close()  # the next submit runs on a new session, which must prepare again
+    services.score_submit(user_id=player.pk, points=7)
+    with transaction.atomic():
+        services.score_submit(user_id=player.pk, points=1)
+        transaction.set_rollback(True)
+    services.score_submit(user_id=player.pk, points=2)  # still prepared after the rollback
+
+    assert LeaderboardEntry.objects.get(user=player).total_score == 14
+
+
+@pytest.mark.django_db
+def test_with_the_cache_in_another_redis_a_submit_still_updates_all_three(
+    board, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from leaderboard import live
+
+    # Same server, but a URL that differs from the cache's LOCATION: one call each.
+    settings.LEADERBOARD_REDIS_URL = f"{settings.REDIS_URL}?health_check_interval=30"
+    assert not sorted_set.shares_cache()
+    users = board({f"p{i:02}": 100 - i for i in range(12)})
+    selectors.top()
+    cache.delete(live.BROADCAST_PENDING_KEY)
+    queued = []
+    monkeypatch.setattr(live, "broadcast_queue", lambda: queued.append(1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score_submit(user_id=users["p11"].pk, points=50)
+
+    assert sorted_set.rank_of(users["p11"].pk) == 1
+    assert cache.get(selectors.TOP_CACHE_KEY) is None
+    assert queued == [1]
