@@ -34,17 +34,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def make_users(prefix: str, count: int) -> list:
     from django.contrib.auth import get_user_model
 
@@ -133,7 +122,6 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    ensure_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -141,6 +129,7 @@ def main() -> None:
 
     from config.celery import app
 
+    call_command("ensure_database")
     call_command("migrate", verbosity=0)
     # Without --deliver the delivery tasks are only enqueued (to this Redis db, with no worker):
     # the figures are then the events services' own cost, the transaction and the enqueue.
