@@ -200,6 +200,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+# Seconds an SMTP connect or reply may take: a server that accepts and then stalls must not hold
+# a delivery past its lease (see DELIVERY_CLAIM_SECONDS).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Herald <herald@localhost>")
 
 # External delivery (notifications/delivery): one provider backend per channel, by dotted path.
@@ -224,6 +227,12 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600)
 # A worker's lease on a row; a row still claimed after it is treated as orphaned and re-sent.
 DELIVERY_CLAIM_SECONDS = env_int("DELIVERY_CLAIM_SECONDS", 300)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200)
+# A delivery task that runs longer than this is interrupted (the rows it has not tried are given
+# back); the hard limit kills its worker process a little later if the soft one is ignored.
+DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS = env_int("DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS", 900)
+DELIVERY_TASK_TIME_LIMIT_SECONDS = env_int(
+    "DELIVERY_TASK_TIME_LIMIT_SECONDS", DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS + 60
+)
 DELIVERY_BREAKER_THRESHOLD = env_int("DELIVERY_BREAKER_THRESHOLD", 5)
 DELIVERY_BREAKER_COOLDOWN_SECONDS = env_int("DELIVERY_BREAKER_COOLDOWN_SECONDS", 60)
 DELIVERY_DIGEST_WINDOW_SECONDS = env_int("DELIVERY_DIGEST_WINDOW_SECONDS", 900)
@@ -236,6 +245,25 @@ SMS_API_URL = _SMS_API_URL
 SMS_API_KEY = env_str("SMS_API_KEY")
 SMS_SENDER = env_str("SMS_SENDER")
 SMS_API_TIMEOUT_SECONDS = env_int("SMS_API_TIMEOUT_SECONDS", 10)
+if DELIVERY_CLAIM_SECONDS <= 2 * max(EMAIL_TIMEOUT, WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS):
+    # A claimed row is sent only with twice the longest provider timeout left on its lease.
+    raise ImproperlyConfigured(
+        "DELIVERY_CLAIM_SECONDS must exceed twice the longest provider timeout "
+        "(EMAIL_TIMEOUT, WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS)."
+    )
+# Delivery tasks get time limits: a provider that stalls past every timeout cannot hold a worker
+# (and the rows it leased) for ever. Limits need the prefork pool (the worker's default).
+CELERY_TASK_ANNOTATIONS = {
+    name: {
+        "soft_time_limit": DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS,
+        "time_limit": DELIVERY_TASK_TIME_LIMIT_SECONDS,
+    }
+    for name in (
+        "notifications.delivery.deliver",
+        "notifications.delivery.deliver_batch",
+        "notifications.delivery.send_email_digest",
+    )
+}
 # HTTP API (/api/v1/): requests per API key per minute.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Apps whose objects API clients may name as a notification's subject ("events.event:12").

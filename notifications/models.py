@@ -199,8 +199,11 @@ class Delivery(models.Model):
         max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
-    # When the next attempt is due: quiet hours defer it, retries back off.
+    # When the next attempt is due: quiet hours defer it, retries back off, a claim leases it.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The claim that holds the row now: an outcome is written only by the claim that still
+    # holds it, so a worker whose lease ran out cannot overwrite the one that took over.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

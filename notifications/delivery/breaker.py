@@ -7,7 +7,8 @@
   worker gets it); its success closes the breaker, its failure opens it for another cool-down.
 
 Several worker processes share the state through the cache, so the breaker works across them on
-Redis; ``incr`` is atomic there.
+Redis; ``incr`` is atomic there. Without the cache the breaker stays out of the way (calls go
+through, failures are not counted, logged): a Redis outage must not stop delivery.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+from notifications.counters import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,15 @@ class CircuitBreaker:
 
     def allow(self) -> Permission:
         """May a call go to the provider now? In half-open state only one caller gets a yes."""
+        try:
+            return self._allow()
+        except CACHE_ERRORS:
+            logger.warning("Circuit for %s unknown (cache unavailable): call allowed",
+                           self.provider)
+            self._seen_state = True
+            return Permission(allowed=True)
+
+    def _allow(self) -> Permission:
         state = cache.get_many([self._failures_key, self._open_until_key])
         # A success only needs to clear state that was there (one cache round trip saved).
         self._seen_state = bool(state)
@@ -78,6 +90,13 @@ class CircuitBreaker:
         return Permission(allowed=False, retry_at=now + self.cooldown())
 
     def record_success(self) -> None:
+        try:
+            self._record_success()
+        except CACHE_ERRORS:
+            logger.warning("Circuit for %s: success not recorded (cache unavailable)",
+                           self.provider)
+
+    def _record_success(self) -> None:
         if getattr(self, "_seen_state", True):
             if cache.get(self._open_until_key) is not None:
                 logger.info("Circuit for %s closed: the provider answered again", self.provider)
@@ -86,6 +105,14 @@ class CircuitBreaker:
 
     def record_failure(self) -> str:
         """Count a failure; returns the state afterwards."""
+        try:
+            return self._record_failure()
+        except CACHE_ERRORS:
+            logger.warning("Circuit for %s: failure not counted (cache unavailable)",
+                           self.provider)
+            return CLOSED
+
+    def _record_failure(self) -> str:
         cache.add(self._failures_key, 0, timeout=FAILURE_MEMORY_SECONDS)
         try:
             failures = cache.incr(self._failures_key)

@@ -27,3 +27,13 @@ def retry_delay(attempts: int) -> float:
     cap = float(settings.DELIVERY_RETRY_MAX_SECONDS)
     step = min(cap, base * (2 ** max(attempts - 1, 0)))
     return step / 2 + random.uniform(0, step / 2)
+
+
+def send_margin_seconds() -> float:
+    """How much of its lease a claimed row must have left before a provider is called: twice
+    the longest provider timeout (connect, then answer). A row with less is given back untried,
+    so no call is still running when the lease runs out and another worker takes the row."""
+    longest = max(
+        settings.EMAIL_TIMEOUT, settings.WEBPUSH_TIMEOUT_SECONDS, settings.SMS_API_TIMEOUT_SECONDS
+    )
+    return 2.0 * longest

@@ -8,11 +8,13 @@ rows already sent or dead, not yet due, or leased by another worker are skipped.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -43,6 +45,7 @@ FAILED = "failed"
 DEAD = "dead"
 DEFERRED = "deferred"  # the breaker is open: rescheduled without spending an attempt
 SKIPPED = "skipped"  # nothing to do: already sent or dead, not due, or another worker holds it
+RELEASED = "released"  # claimed, but too little of the lease was left to call the provider
 
 
 @contextmanager
@@ -62,8 +65,12 @@ def _bookkeeping_transaction():
 
 
 def _claimable(due_by: datetime) -> Q:
-    return Q(status__in=OPEN_STATUSES) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by)
+    """Open, due by ``due_by``, and with attempts left (an exhausted row is buried by the sweep,
+    never sent again)."""
+    return (
+        Q(status__in=OPEN_STATUSES)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by))
+        & Q(attempts__lt=policy.max_attempts())
     )
 
 
@@ -71,11 +78,13 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
     """Lock the open rows due by ``due_by``, count an attempt on each and lease them.
 
     Runs its own transaction (call outside atomic). Rows locked by another worker are skipped
-    (``SKIP LOCKED``); the lease (``next_attempt_at`` moved ``DELIVERY_CLAIM_SECONDS`` ahead) keeps
-    them away from others until the outcome is written, and brings them back if this worker dies.
+    (``SKIP LOCKED``); the lease (``next_attempt_at`` moved ``DELIVERY_CLAIM_SECONDS`` ahead, and a
+    fresh ``claim_token``) keeps them away from others until the outcome is written, and brings
+    them back if this worker dies. Outcomes are written only while the token is still the row's.
     """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    token = uuid.uuid4()
     with _bookkeeping_transaction():
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -88,12 +97,32 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
         )
         if rows:
             Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=lease_until
+                attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
             )
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = lease_until
+        row.claim_token = token
     return rows
+
+
+def deliveries_bury_exhausted(*, now: datetime | None = None) -> int:
+    """Dead-letter open rows that used every attempt without an outcome (the worker died or was
+    killed mid-send each time) and whose last lease ran out. Returns how many."""
+    now = now or timezone.now()
+    exhausted = Delivery.objects.filter(
+        status__in=OPEN_STATUSES,
+        attempts__gte=policy.max_attempts(),
+        next_attempt_at__lte=now,
+    )
+    ids = list(exhausted.values_list("id", flat=True)[:5000])
+    if ids:
+        _mark_dead(
+            ids,
+            f"no outcome after {policy.max_attempts()} attempts: the worker stopped mid-send",
+            token=None,
+        )
+    return len(ids)
 
 
 def delivery_send(*, delivery_id: int) -> str:
@@ -110,7 +139,8 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     """Send a batch of rows: claimed a chunk at a time, then one provider call per row, with one
     backend (one provider connection) per channel for the whole batch.
 
-    Idempotent; returns the outcome per claimed row (rows not claimed are left out).
+    Idempotent; returns the outcome per claimed row (rows not claimed are left out). When the
+    task's soft time limit strikes, the rows of the chunk not tried yet are given back.
     """
     backends: dict[str, object] = {}
     outcomes: dict[int, str] = {}
@@ -118,19 +148,24 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     try:
         for start in range(0, len(ids), CLAIM_CHUNK):
             chunk = ids[start : start + CLAIM_CHUNK]
-            for delivery in deliveries_claim(delivery_ids=chunk, due_by=timezone.now()):
-                if delivery.channel not in backends:
-                    backends[delivery.channel] = get_backend(delivery.channel)
-                outcomes[delivery.pk] = _send_claimed(delivery, backends[delivery.channel])
+            claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now())
+            try:
+                for delivery in claimed:
+                    outcomes[delivery.pk] = _send_claimed(delivery, backends)
+            except SoftTimeLimitExceeded:
+                untried = [row for row in claimed if row.pk not in outcomes]
+                _release(untried)
+                logger.warning(
+                    "Delivery batch hit its time limit; %d rows given back", len(untried)
+                )
+                raise
     finally:
         for backend in backends.values():
             backend.close()
     return outcomes
 
 
-def _send_claimed(delivery: Delivery, backend) -> str:
-    sender = CHANNEL_SENDERS[delivery.channel]
-
+def _send_claimed(delivery: Delivery, backends: dict[str, object]) -> str:
     def retry_later(delay: float) -> None:
         from notifications.delivery import tasks
 
@@ -140,9 +175,23 @@ def _send_claimed(delivery: Delivery, backend) -> str:
             queue=policy.queue_for(delivery.notification.priority),
         )
 
-    # Web push checks one breaker per push service inside its sender.
-    breaker = None if delivery.channel == Channel.PUSH else CircuitBreaker(backend.provider)
-    return _attempt([delivery], lambda: sender(delivery, backend), retry_later, breaker=breaker)
+    def backend():
+        if delivery.channel not in backends:
+            backends[delivery.channel] = get_backend(delivery.channel)
+        return backends[delivery.channel]
+
+    def breaker():
+        # Web push checks one breaker per push service inside its sender.
+        if delivery.channel == Channel.PUSH:
+            return None
+        return CircuitBreaker(backend().provider)
+
+    sender = CHANNEL_SENDERS[delivery.channel]
+    return _attempt([delivery], lambda: sender(delivery, backend()), retry_later, breaker=breaker)
+
+
+def _lease_left(rows: list[Delivery]) -> float:
+    return (rows[0].next_attempt_at - timezone.now()).total_seconds()
 
 
 def _attempt(
@@ -150,39 +199,64 @@ def _attempt(
     send: Callable[[], str],
     retry_later: Callable[[float], None],
     *,
-    breaker: CircuitBreaker | None,
+    breaker: Callable[[], CircuitBreaker | None],
 ) -> str:
-    """Call the provider once for ``rows`` (claimed), behind ``breaker``; write the outcome."""
+    """Call the provider once for ``rows`` (claimed together), behind the breaker ``breaker()``
+    returns; write the outcome.
+
+    Everything that can raise before the provider is called (the backend, the breaker, the
+    rendering) is inside the failure handling, so such a row spends its attempts and ends dead
+    instead of coming back with every lease. A row whose lease is too short for one more
+    provider call is given back untried: the lease is what keeps a second worker away.
+    """
     ids = [row.pk for row in rows]
-    if breaker is not None:
-        permission = breaker.allow()
-        if not permission.allowed:
-            return _defer(ids, breaker.provider, permission.retry_at)
+    token = rows[0].claim_token
+    if _lease_left(rows) <= policy.send_margin_seconds():
+        _release(rows)  # due at once: the every-minute sweep sends it
+        return RELEASED
+    circuit: CircuitBreaker | None = None
     try:
+        circuit = breaker()
+        if circuit is not None:
+            permission = circuit.allow()
+            if not permission.allowed:
+                return _defer(ids, circuit.provider, permission.retry_at, token=token)
         message_id = send()
     except CircuitOpen as exc:
-        return _defer(ids, exc.provider, exc.retry_at)
+        return _defer(ids, exc.provider, exc.retry_at, token=token)
     except PermanentDeliveryError as exc:
-        if breaker is not None:
-            breaker.record_success()  # the provider answered; the message is undeliverable
-        _mark_dead(ids, str(exc))
+        if circuit is not None:
+            circuit.record_success()  # the provider answered; the message is undeliverable
+        _mark_dead(ids, str(exc), token=token)
         return DEAD
     except DeliveryError as exc:
-        if breaker is not None:
-            breaker.record_failure()
+        if circuit is not None:
+            circuit.record_failure()
         return _mark_failed(rows, str(exc), retry_later)
-    except Exception as exc:  # a bug (template, data) is retried and ends dead, never lost
+    except SoftTimeLimitExceeded:
+        _mark_failed(rows, "the task's time limit struck mid-send", retry_later)
+        raise
+    except Exception as exc:  # a bug (template, data, backend setup) is retried and ends dead
         logger.exception("Delivery %s crashed", ids)
         return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
-    if breaker is not None:
-        breaker.record_success()
+    if circuit is not None:
+        circuit.record_success()
     with _bookkeeping_transaction():
-        Delivery.objects.filter(pk__in=ids).update(
+        marked = Delivery.objects.filter(pk__in=ids, claim_token=token).update(
             status=DeliveryStatus.SENT,
             sent_at=timezone.now(),
             provider_message_id=(message_id or "")[:255],
             last_error="",
             next_attempt_at=None,
+            claim_token=None,
+        )
+    if marked < len(ids):
+        # Only when the provider took longer than the lease despite its timeouts.
+        logger.error(
+            "Deliveries %s were sent after their lease ran out and another worker took them "
+            "over: the recipient may get this message twice (provider message id %s)",
+            ids,
+            message_id,
         )
     for row in rows:
         outbox.record(
@@ -195,41 +269,56 @@ def _attempt(
     return SENT
 
 
-def _defer(ids: list[int], provider: str, retry_at: float) -> str:
+def _release(rows: list[Delivery]) -> None:
+    """Give claimed rows back untried: the attempt is returned and they are due at once (the
+    sweep queues them within a minute)."""
+    if not rows:
+        return
+    Delivery.objects.filter(
+        pk__in=[row.pk for row in rows], claim_token=rows[0].claim_token
+    ).update(attempts=F("attempts") - 1, next_attempt_at=timezone.now(), claim_token=None)
+
+
+def _defer(ids: list[int], provider: str, retry_at: float, *, token) -> str:
     """Failing fast is not the row's fault: give the attempt back and come back after the
     cool-down (the every-minute sweep picks the row up then)."""
     when = datetime.fromtimestamp(retry_at, tz=UTC)
-    Delivery.objects.filter(pk__in=ids).update(
+    Delivery.objects.filter(pk__in=ids, claim_token=token).update(
         attempts=F("attempts") - 1,
         next_attempt_at=when,
         last_error=f"{provider} circuit open; next try after {when:%H:%M:%S} UTC",
+        claim_token=None,
     )
     return DEFERRED
 
 
-def _mark_dead(ids: list[int], error: str) -> None:
+def _mark_dead(ids: list[int], error: str, *, token) -> None:
+    """Bury rows; ``token`` is the claim that must still hold them (None: rows not leased)."""
     logger.warning("Deliveries %s are dead: %s", ids, error)
-    Delivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.DEAD, last_error=error[:2000], next_attempt_at=None
+    Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+        status=DeliveryStatus.DEAD, last_error=error[:2000], next_attempt_at=None,
+        claim_token=None,
     )
 
 
 def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float], None]) -> str:
     """Back off each row, or bury it once it has used ``DELIVERY_MAX_ATTEMPTS``."""
     now = timezone.now()
+    token = rows[0].claim_token
     dead = [row.pk for row in rows if row.attempts >= policy.max_attempts()]
     if dead:
-        _mark_dead(dead, error)
+        _mark_dead(dead, error, token=token)
     delays = []
     for row in rows:
         if row.pk in dead:
             continue
         delay = policy.retry_delay(row.attempts)
         delays.append(delay)
-        Delivery.objects.filter(pk=row.pk).update(
+        Delivery.objects.filter(pk=row.pk, claim_token=token).update(
             status=DeliveryStatus.FAILED,
             next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:2000],
+            claim_token=None,
         )
     if not delays:
         return DEAD
@@ -391,7 +480,9 @@ def _digest_send(user_id: int) -> str:
         tasks.send_email_digest.apply_async((user_id,), countdown=delay, queue="bulk")
 
     try:
-        return _attempt(rows, send, retry_later, breaker=CircuitBreaker(backend.provider))
+        return _attempt(
+            rows, send, retry_later, breaker=lambda: CircuitBreaker(backend.provider)
+        )
     finally:
         backend.close()
 
@@ -421,6 +512,7 @@ def deliveries_enqueue_due(*, limit: int = 5000) -> int:
     queued twice is sent once. Returns the number of rows queued."""
     from notifications.delivery import tasks
 
+    buried = deliveries_bury_exhausted()
     by_priority: dict[str, list[int]] = defaultdict(list)
     digest_users: set[int] = set()
     count = 0
@@ -434,8 +526,11 @@ def deliveries_enqueue_due(*, limit: int = 5000) -> int:
         deliveries_dispatch(delivery_ids=ids, priority=priority)
     for user_id in sorted(digest_users):
         tasks.send_email_digest.apply_async((user_id,), queue="bulk")
-    if count:
-        logger.info("Queued %d due deliveries (%d digests)", count, len(digest_users))
+    if count or buried:
+        logger.info(
+            "Queued %d due deliveries (%d digests); %d exhausted rows dead",
+            count, len(digest_users), buried,
+        )
     return count
 
 
