@@ -1,0 +1,879 @@
+"""Live delivery benchmark: real WebSocket clients on the real services-mode processes.
+
+Against PostgreSQL and Redis, in a database and a Redis db of its own (both are wiped):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_sockets \
+    REDIS_URL=redis://127.0.0.1:6379/10 .venv/bin/python bench/sockets.py --sockets 1000
+
+1. Setup: ``ensure_database`` + ``migrate``, N users (one shared password hash) and N Django
+   sessions written directly, so no login form is involved.
+2. Starts the product as ``make run`` does in services mode: honcho with the Procfile (web
+   processes, worker, beat) in a session of its own, ``WEB_PROCESSES=--web``, on a free loopback
+   port; its output goes to a log file; ready when ``/health/live`` answers and the worker
+   says it is ready.
+3. Opens N WebSocket clients (the ``websockets`` library, one session cookie each, an allowed
+   Origin) on ``/ws/notifications/`` from ``--clients`` processes at ``--ramp`` sockets/s in
+   all: connect success and handshake p50/p99.
+4. Idle: RSS and CPU over 5 s per web process, open sockets per process, KB per idle socket
+   (web RSS after connecting minus before, over the connected sockets).
+5. One ``notify()`` to all N users, committed here; the real worker does the push. Latency is
+   commit (an ``on_commit`` callback registered first) to the frame's arrival at the client,
+   same clock; lost = connected sockets without the frame after ``--deliver-timeout``;
+   dup = frames beyond the first.
+6. The floor: a bare ``websockets`` server in its own process relaying one Redis pub/sub message
+   (padded to the size of the frame Herald sent) to the same number of sockets, opened the same
+   way; latency from the publish.
+Errors are the server log's lines with Traceback / ERROR / Exception / Redis pool and timeout
+messages. Bounded by ``--timeout``; every process it started is killed, the database dropped and
+the Redis db flushed on the way out, also after Ctrl-C or a failure. The last line has a fixed
+format for scripts.
+"""
+
+import argparse
+import asyncio
+import collections
+import ctypes
+import os
+import platform
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WS_PATH = "/ws/notifications/"
+ERROR_LINE = re.compile(r"Traceback|ERROR|Exception|Too many connections|Timeout reading")
+
+
+# --- shared by every process ------------------------------------------------------------------
+
+
+def raise_nofile_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def die_with_parent(sig=signal.SIGKILL) -> None:
+    """Linux: this process gets ``sig`` when the process that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+# --- client processes -------------------------------------------------------------------------
+
+
+def client_process(conn, url: str, origin: str, cookies: list, rate: float, start_at: float,
+                   token: str, open_timeout: float) -> None:
+    """Open ``len(cookies)`` sockets at ``rate``/s from ``start_at``, then answer the parent.
+
+    Parent → child: ``("wait", deadline)`` → the token frames' arrival times; ``("close",)``.
+    """
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cleans up on Ctrl-C
+    raise_nofile_limit()
+    asyncio.run(_client_main(conn, url, origin, cookies, rate, start_at, token, open_timeout))
+
+
+async def _client_main(conn, url, origin, cookies, rate, start_at, token, open_timeout):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    loop = asyncio.get_running_loop()
+    count = len(cookies)
+    sockets = [None] * count
+    handshake_ms = []
+    failures = collections.Counter()
+    first = [None] * count
+    hits = [0] * count
+    frames = [0] * count
+    size = [0] * count
+    close_codes = [None] * count
+    done = asyncio.Event()
+    pending = {"n": 0}  # open sockets still waiting for the token frame
+    lag = {"max": 0.0}
+
+    def finished(i):
+        pending["n"] -= 1
+        if pending["n"] <= 0:
+            done.set()
+
+    async def read(i, ws):
+        try:
+            async for message in ws:
+                now = time.time()
+                frames[i] += 1
+                if token in message:
+                    hits[i] += 1
+                    if first[i] is None:
+                        first[i] = now
+                        raw = message.encode() if isinstance(message, str) else message
+                        size[i] = len(raw)
+                        finished(i)
+        except ConnectionClosed:
+            pass
+        close_codes[i] = ws.close_code
+        if first[i] is None:
+            finished(i)
+
+    async def open_one(i, cookie):
+        headers = [("Cookie", cookie)] if cookie else []
+        began = time.perf_counter()
+        try:
+            ws = await connect(
+                url, origin=origin, additional_headers=headers, open_timeout=open_timeout,
+                ping_interval=None, close_timeout=2, compression=None, max_size=None,
+                user_agent_header=None,
+            )
+        except InvalidStatus as exc:
+            failures[f"HTTP {exc.response.status_code}"] += 1
+            return
+        except (asyncio.TimeoutError, TimeoutError):
+            failures["timeout"] += 1
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure is counted by its type
+            cause = exc.__cause__
+            failures[type(exc).__name__ + (f" ({type(cause).__name__})" if cause else "")] += 1
+            return
+        handshake_ms.append((time.perf_counter() - began) * 1000)
+        sockets[i] = ws
+        pending["n"] += 1
+        loop.create_task(read(i, ws))
+
+    tasks = []
+    for i, cookie in enumerate(cookies):
+        delay = start_at + i / rate - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            lag["max"] = max(lag["max"], -delay)
+        tasks.append(loop.create_task(open_one(i, cookie)))
+    await asyncio.gather(*tasks)
+    # A socket the server closed during the ramp counts as not connected.
+    alive = [sockets[i] is not None and close_codes[i] is None for i in range(count)]
+    conn.send(("connected", {
+        "ok": sum(alive),
+        "opened": sum(ws is not None for ws in sockets),
+        "failures": dict(failures),
+        "handshake_ms": handshake_ms,
+        "ramp_lag_s": lag["max"],
+        "early_closes": dict(collections.Counter(
+            code for i, code in enumerate(close_codes)
+            if sockets[i] is not None and code is not None
+        )),
+    }))
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command[0] == "wait":
+            if pending["n"] > 0:
+                try:
+                    await asyncio.wait_for(done.wait(), max(0.0, command[1] - time.time()))
+                except (asyncio.TimeoutError, TimeoutError):
+                    pass
+            conn.send(("frames", [
+                {"first": first[i], "hits": hits[i], "frames": frames[i], "size": size[i],
+                 "close": close_codes[i]}
+                for i in range(count) if alive[i]
+            ]))
+        elif command[0] == "close":
+            open_sockets = [ws for ws in sockets if ws is not None]
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(ws.close() for ws in open_sockets), return_exceptions=True),
+                    10,
+                )
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            conn.send(("closed",))
+            return
+
+
+# --- the floor server -------------------------------------------------------------------------
+
+
+def floor_process(conn, redis_url: str, channel: str) -> None:
+    """A bare websockets server relaying every message of a Redis pub/sub channel to all."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_nofile_limit()
+    asyncio.run(_floor_main(conn, redis_url, channel))
+
+
+async def _floor_main(conn, redis_url, channel):
+    import redis.asyncio as aioredis
+    from websockets.asyncio.server import broadcast, serve
+
+    async def handler(ws):
+        await ws.wait_closed()
+
+    client = aioredis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(channel)
+    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        conn.send(("ready", server.sockets[0].getsockname()[1]))
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                broadcast(server.connections, message["data"].decode())
+
+
+# --- the bench process ------------------------------------------------------------------------
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sockets", type=int, default=1000, help="WebSocket clients (and users)")
+    parser.add_argument("--web", type=int, default=0,
+                        help="web processes (WEB_PROCESSES); 0 = one per core")
+    parser.add_argument("--ramp", type=float, default=500, help="sockets opened per second")
+    parser.add_argument("--clients", type=int, default=0,
+                        help="client processes; default max(1, sockets // 2500)")
+    parser.add_argument("--timeout", type=float, default=300, help="global deadline, seconds")
+    parser.add_argument("--deliver-timeout", type=float, default=30,
+                        help="seconds to wait for the frame on every socket")
+    parser.add_argument("--priority", default=None,
+                        help="notification priority (default: the kind's, normal)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-server floor")
+    parser.add_argument("--keep-log", action="store_true", help="keep the server log file")
+    args = parser.parse_args()
+    args.web = args.web or os.cpu_count() or 1
+    args.clients = args.clients or max(1, args.sockets // 2500)
+    args.clients = max(1, min(args.clients, args.sockets))
+    return args
+
+
+class Deadline:
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds
+
+    def left(self, cap: float | None = None) -> float:
+        left = max(0.0, self.at - time.monotonic())
+        return left if cap is None else min(cap, left)
+
+    def check(self, what: str) -> None:
+        if self.left() <= 0:
+            raise TimeoutError(f"global deadline reached during {what}")
+
+
+class Run:
+    """Everything this run started, so that ``cleanup`` can take it all down again."""
+
+    def __init__(self):
+        self.honcho = None
+        self.tree = []  # psutil.Process of honcho's descendants, seen while it ran
+        self.children = []  # multiprocessing processes (clients, floor server)
+        self.database = None
+        self.redis_url = None
+        self.log_path = None
+        self.keep_log = False
+        self.cleaned = False
+
+    def remember_tree(self):
+        import psutil
+
+        if self.honcho is None:
+            return
+        try:
+            seen = {p.pid for p in self.tree}
+            self.tree += [p for p in psutil.Process(self.honcho.pid).children(recursive=True)
+                          if p.pid not in seen]
+        except psutil.Error:
+            pass
+
+    def stop_server(self):
+        import psutil
+
+        if self.honcho is None:
+            return
+        self.remember_tree()
+        if self.honcho.poll() is None:
+            try:
+                os.killpg(self.honcho.pid, signal.SIGTERM)  # honcho stops its processes
+            except ProcessLookupError:
+                pass
+            try:
+                self.honcho.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in [*self.tree]:
+            try:
+                if proc.is_running():
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)  # honcho starts each in a session
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    proc.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.honcho.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.honcho.wait(5)
+        psutil.wait_procs(self.tree, timeout=5)
+        self.honcho = None
+
+    def stop_children(self):
+        for child in self.children:
+            if child.is_alive():
+                child.terminate()
+        for child in self.children:
+            child.join(3)
+            if child.is_alive():
+                child.kill()
+                child.join(2)
+        self.children = []
+
+    def cleanup(self):
+        if self.cleaned:
+            return
+        self.cleaned = True
+        for step in (self.stop_children, self.stop_server, self.drop_database, self.flush_redis):
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - the other steps must still run
+                print(f"cleanup: {step.__name__} failed: {exc!r}", file=sys.stderr)
+        if self.log_path and not self.keep_log:
+            Path(self.log_path).unlink(missing_ok=True)
+
+    def drop_database(self):
+        if not self.database:
+            return
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(self.database)
+        self.database = None
+
+    def flush_redis(self):
+        if self.redis_url:
+            import redis
+
+            redis.Redis.from_url(self.redis_url).flushdb()
+
+
+def _maintenance_connection():
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    params = {"dbname": "postgres", "user": db.get("USER"), "password": db.get("PASSWORD"),
+              "host": db.get("HOST"), "port": db.get("PORT")}
+    return psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True)
+
+
+def drop_database(name: str) -> None:
+    from psycopg import sql
+
+    with _maintenance_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def check_environment():
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
+        sys.exit("bench/sockets.py needs DATABASE_URL (PostgreSQL) and REDIS_URL, e.g.\n"
+                 "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_sockets "
+                 "REDIS_URL=redis://127.0.0.1:6379/10")
+    db, rd = urlsplit(database_url), urlsplit(redis_url)
+    if db.hostname not in LOOPBACK or rd.hostname not in LOOPBACK:
+        sys.exit("bench/sockets.py runs on loopback only: PostgreSQL and Redis on 127.0.0.1.")
+    name = db.path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"database {name!r}: the benchmark drops its database, so its name must "
+                 "contain 'bench'.")
+    if rd.path.strip("/") in ("", "0"):
+        sys.exit("REDIS_URL must name a Redis db of its own (not 0): the benchmark flushes it.")
+    return name, redis_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def setup_database(count: int):
+    """Users and their sessions, written directly; returns the session cookies."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.utils import timezone
+    from django.utils.crypto import get_random_string
+
+    call_command("ensure_database")
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    password = make_password("bench-sockets")
+    user_model.objects.bulk_create(
+        [user_model(username=f"sock-{n}", email="", password=password) for n in range(count)],
+        batch_size=5000,
+    )
+    users = list(user_model.objects.filter(username__startswith="sock-").order_by("pk"))
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    store = SessionStore()
+    expires = timezone.now() + timedelta(days=1)
+    sessions = []
+    for user in users:
+        data = {SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: backend,
+                HASH_SESSION_KEY: user.get_session_auth_hash()}
+        sessions.append(Session(session_key=get_random_string(32), expire_date=expires,
+                                session_data=store.encode(data)))
+    Session.objects.bulk_create(sessions, batch_size=5000)
+    cookie = settings.SESSION_COOKIE_NAME
+    return [f"{cookie}={session.session_key}" for session in sessions]
+
+
+def start_server(run: Run, args, port: int, deadline: Deadline) -> None:
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "WEB_PROCESSES": str(args.web),
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    fd, run.log_path = tempfile.mkstemp(prefix="herald-sockets-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        run.honcho = subprocess.Popen(
+            [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+        )
+    live = f"http://127.0.0.1:{port}/health/live"
+    web_ready = worker_ready = False
+    wait = deadline.left(120)
+    stop_at = time.monotonic() + wait
+    while time.monotonic() < stop_at:
+        if run.honcho.poll() is not None:
+            raise RuntimeError(f"honcho exited ({run.honcho.returncode}); see {run.log_path}")
+        if not web_ready:
+            try:
+                with urllib.request.urlopen(live, timeout=2) as response:
+                    web_ready = response.status == 200
+            except OSError:
+                pass
+        if not worker_ready:
+            worker_ready = " ready." in Path(run.log_path).read_text(errors="replace")
+        if web_ready and worker_ready:
+            run.remember_tree()
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"server not ready after {wait:.0f} s (web={web_ready}, "
+                       f"worker={worker_ready}); see {run.log_path}")
+
+
+def web_processes(run: Run, port: int) -> list:
+    """honcho's descendants that serve the port: ``manage.py serve`` or daphne, listening."""
+    import psutil
+
+    candidates = []
+    for proc in psutil.Process(run.honcho.pid).children(recursive=True):
+        try:
+            cmdline = " ".join(proc.cmdline())
+            if not (("manage.py" in cmdline and " serve" in cmdline) or "daphne" in cmdline):
+                continue
+            if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in proc.net_connections(kind="tcp")):
+                candidates.append(proc)
+        except psutil.Error:
+            continue
+    # A supervisor that holds the listening socket for its children serves nothing itself.
+    pids = {proc.pid for proc in candidates}
+    leaves = []
+    for proc in candidates:
+        try:
+            if not any(child.pid in pids for child in proc.children(recursive=True)):
+                leaves.append(proc)
+        except psutil.Error:
+            continue
+    return leaves or candidates
+
+
+def socket_counts(procs: list, port: int) -> dict[int, int]:
+    import psutil
+
+    counts = {}
+    for proc in procs:
+        try:
+            counts[proc.pid] = sum(
+                1 for c in proc.net_connections(kind="tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+            )
+        except psutil.Error:
+            counts[proc.pid] = 0
+    return counts
+
+
+def rss_mb(procs: list) -> dict[int, float]:
+    import psutil
+
+    out = {}
+    for proc in procs:
+        try:
+            out[proc.pid] = proc.memory_info().rss / 2**20
+        except psutil.Error:
+            out[proc.pid] = float("nan")
+    return out
+
+
+def cpu_percent(procs: list, seconds: float) -> dict[int, float]:
+    import psutil
+
+    for proc in procs:
+        try:
+            proc.cpu_percent(None)
+        except psutil.Error:
+            pass
+    time.sleep(seconds)
+    out = {}
+    for proc in procs:
+        try:
+            out[proc.pid] = proc.cpu_percent(None)
+        except psutil.Error:
+            out[proc.pid] = float("nan")
+    return out
+
+
+def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, token: str,
+                 deadline: Deadline, label: str):
+    """Start the client processes and wait for their ramp; returns (pipes, summary)."""
+    share = [cookies[i :: args.clients] for i in range(args.clients)]
+    start_at = time.time() + 1.0 + 0.3 * args.clients  # after the processes have started
+    ramp_s = len(cookies) / args.ramp
+    open_timeout = 10.0
+    pipes = []
+    for part in share:
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(
+            target=client_process,
+            args=(child_end, url, origin, part, args.ramp / args.clients, start_at, token,
+                  open_timeout),
+            daemon=True,
+        )
+        proc.start()
+        run.children.append(proc)
+        pipes.append(parent_end)
+    limit = time.monotonic() + deadline.left(ramp_s + open_timeout + 15 + 0.3 * args.clients)
+    reports = [receive(pipe, "connected", limit) for pipe in pipes]
+    handshakes = [ms for report in reports if report for ms in report["handshake_ms"]]
+    failures = collections.Counter()
+    early = collections.Counter()
+    for report in reports:
+        if report:
+            failures.update(report["failures"])
+            early.update(report["early_closes"])
+    connected = sum(report["ok"] for report in reports if report)
+    silent = sum(len(part) for part, report in zip(share, reports) if report is None)
+    if silent:
+        failures["client process gave no report"] += silent
+    lag = max((report["ramp_lag_s"] for report in reports if report), default=0.0)
+    print(f"{label}: {connected}/{len(cookies)} connected at {args.ramp:g}/s from "
+          f"{args.clients} client process(es); handshake p50 {percentile(handshakes, 50):.1f} ms, "
+          f"p99 {percentile(handshakes, 99):.1f} ms, "
+          f"max {max(handshakes, default=float('nan')):.1f} ms; "
+          f"clients' worst lag behind the ramp {lag:.2f} s")
+    if failures:
+        print(f"{label}: failed handshakes: {dict(failures)}")
+    if early:
+        print(f"{label}: closed by the server during the ramp (close codes): {dict(early)}")
+    return pipes, {"connected": connected, "handshake_ms": handshakes}
+
+
+def receive(pipe, kind: str, limit: float):
+    """The next message of ``kind`` from a client pipe, or None past ``limit`` (monotonic)."""
+    try:
+        while pipe.poll(max(0.0, limit - time.monotonic())):
+            message = pipe.recv()
+            if message[0] == kind:
+                return message[1] if len(message) > 1 else True
+    except (EOFError, OSError):
+        return None
+    return None
+
+
+def collect_frames(pipes, sent_at: float, deadline: Deadline, wait_s: float):
+    stop_ts = time.time() + deadline.left(wait_s)
+    for pipe in pipes:
+        try:
+            pipe.send(("wait", stop_ts))
+        except OSError:
+            pass
+    limit = time.monotonic() + max(0.0, stop_ts - time.time()) + 10
+    results = []
+    for pipe in pipes:
+        results.extend(receive(pipe, "frames", limit) or [])
+    latencies = [(r["first"] - sent_at) * 1000 for r in results if r["first"] is not None]
+    lost = sum(1 for r in results if r["first"] is None)
+    dup = sum(max(0, r["hits"] - 1) for r in results)
+    closes = collections.Counter(r["close"] for r in results if r["close"] is not None)
+    sizes = [r["size"] for r in results if r["size"]]
+    return {"latencies": latencies, "lost": lost, "dup": dup, "closes": closes,
+            "size": int(percentile(sizes, 50)) if sizes else 0, "received": len(latencies)}
+
+
+def close_clients(run: Run, pipes, deadline: Deadline) -> None:
+    for pipe in pipes:
+        try:
+            pipe.send(("close",))
+        except OSError:
+            pass
+    limit = time.monotonic() + deadline.left(15)
+    for pipe in pipes:
+        receive(pipe, "closed", limit)
+    run.stop_children()
+
+
+def print_delivery(label: str, result: dict) -> None:
+    lat = result["latencies"]
+    print(f"{label}: {result['received']} received, lost {result['lost']}, dup {result['dup']}; "
+          f"latency p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms, "
+          f"max {max(lat, default=float('nan')):.0f} ms; frame {result['size']} bytes")
+    if result["closes"]:
+        print(f"{label}: sockets closed by the server (close codes): {dict(result['closes'])}")
+
+
+def server_errors(log_path: str) -> tuple[int, list[str]]:
+    lines = Path(log_path).read_text(errors="replace").splitlines()
+    matched = [line for line in lines if ERROR_LINE.search(line)]
+    distinct = list(dict.fromkeys(re.sub(r"^\S+ \S+\s*\| ", "", line).strip()[:200]
+                                  for line in matched))
+    return len(matched), distinct[:8]
+
+
+def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: dict) -> None:
+    import psutil
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from config.celery import app
+    from notifications.kinds import EVENT_UPDATED
+    from notifications.services import notify
+
+    # The after-commit tasks go to the Redis broker; the worker honcho started runs them.
+    app.conf.task_always_eager = False
+
+    began = time.perf_counter()
+    cookies = setup_database(args.sockets)
+    print(f"setup: {args.sockets} users and sessions in {time.perf_counter() - began:.1f} s")
+    deadline.check("setup")
+
+    port = free_port()
+    began = time.perf_counter()
+    start_server(run, args, port, deadline)
+    procs = web_processes(run, port)
+    summary["web"] = len(procs)
+    print(f"server: honcho -f Procfile on 127.0.0.1:{port}, WEB_PROCESSES={args.web}, ready in "
+          f"{time.perf_counter() - began:.1f} s; web processes found: {len(procs)} "
+          f"(pids {', '.join(str(p.pid) for p in procs) or 'none'}); log {run.log_path}")
+    time.sleep(2)
+    rss_before = rss_mb(procs)
+    print("web RSS before connecting: "
+          + ", ".join(f"pid {pid} {mb:.1f} MB" for pid, mb in rss_before.items()))
+
+    pipes, opened = open_clients(
+        run, ctx, args, f"ws://127.0.0.1:{port}{WS_PATH}", f"http://127.0.0.1:{port}", cookies,
+        token, deadline, "herald connect",
+    )
+    summary["connected"] = opened["connected"]
+    run.remember_tree()
+    time.sleep(min(3.0, deadline.left()))
+    cpu = cpu_percent(procs, min(5.0, deadline.left()))
+    rss_after = rss_mb(procs)
+    counts = socket_counts(procs, port)
+    for proc in procs:
+        print(f"web pid {proc.pid}: {counts[proc.pid]} sockets, RSS {rss_after[proc.pid]:.1f} MB "
+              f"(+{rss_after[proc.pid] - rss_before[proc.pid]:.1f}), idle CPU "
+              f"{cpu[proc.pid]:.1f} %")
+    grown_kb = (sum(rss_after.values()) - sum(rss_before.values())) * 1024
+    if opened["connected"]:
+        summary["kb_per_socket"] = grown_kb / opened["connected"]
+    print(f"KB per idle socket: {summary['kb_per_socket']:.1f} "
+          f"({grown_kb / 1024:.1f} MB over {opened['connected']} sockets)")
+    deadline.check("idle measurement")
+
+    users = get_user_model().objects.filter(username__startswith="sock-")
+    marks = {}
+    with transaction.atomic():
+        # Registered first, so it runs first after commit: the commit's timestamp.
+        transaction.on_commit(lambda: marks.setdefault("committed", time.time()))
+        result = notify(
+            kind=EVENT_UPDATED, recipients=users, priority=args.priority,
+            context={"event_title": f"Bench {token}", "changes": ["starts_at"]},
+            url="/events/",
+        )
+    print(f"notify: {result.created} notifications committed "
+          f"({(time.time() - marks['committed']) * 1000:.0f} ms of after-commit work here)")
+    delivered = collect_frames(pipes, marks["committed"], deadline, args.deliver_timeout)
+    print_delivery("herald delivery", delivered)
+    summary.update(lost=delivered["lost"], dup=delivered["dup"], size=delivered["size"],
+                   p50=percentile(delivered["latencies"], 50),
+                   p99=percentile(delivered["latencies"], 99))
+    try:
+        proc_count = len(psutil.Process(run.honcho.pid).children(recursive=True))
+    except psutil.Error:
+        proc_count = 0
+    close_clients(run, pipes, deadline)
+    run.stop_server()
+    errors, samples = server_errors(run.log_path)
+    summary["errors"] = errors
+    print(f"server log: {errors} error lines ({proc_count} processes under honcho)")
+    for line in samples:
+        print(f"  {line}")
+
+
+def floor_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: dict) -> None:
+    import psutil
+    import redis
+
+    channel = f"bench-sockets-floor-{token}"
+    parent_end, child_end = ctx.Pipe()
+    server = ctx.Process(target=floor_process, args=(child_end, run.redis_url, channel),
+                         daemon=True)
+    server.start()
+    run.children.append(server)
+    ready = receive(parent_end, "ready", time.monotonic() + deadline.left(30))
+    if not ready:
+        raise RuntimeError("the floor server did not start")
+    port = ready
+    proc = psutil.Process(server.pid)
+    time.sleep(1)
+    rss_before = proc.memory_info().rss / 2**20
+    cookies = [None] * args.sockets
+    pipes, opened = open_clients(run, ctx, args, f"ws://127.0.0.1:{port}/",
+                                 f"http://127.0.0.1:{port}", cookies, token, deadline,
+                                 "floor connect")
+    time.sleep(min(2.0, deadline.left()))
+    grown_kb = (proc.memory_info().rss / 2**20 - rss_before) * 1024
+    if opened["connected"]:
+        print(f"floor: RSS {proc.memory_info().rss / 2**20:.1f} MB, "
+              f"{grown_kb / opened['connected']:.1f} KB per idle socket")
+    size = summary.get("size") or 500
+    frame = (token + " ").ljust(size, "x")
+    client = redis.Redis.from_url(run.redis_url)
+    sent_at = time.time()
+    client.publish(channel, frame)
+    delivered = collect_frames(pipes, sent_at, deadline, args.deliver_timeout)
+    print_delivery("floor delivery", delivered)
+    summary["floor_p99"] = percentile(delivered["latencies"], 99)
+    close_clients(run, pipes, deadline)
+    summary["floor_connected"] = opened["connected"]
+
+
+def main():
+    args = parse_args()
+    database, redis_url = check_environment()
+    hard = raise_nofile_limit()
+    deadline = Deadline(args.timeout)
+    run = Run()
+    run.keep_log = args.keep_log
+    run.redis_url = redis_url
+    summary = {"web": 0, "connected": 0, "lost": 0, "dup": 0, "p50": float("nan"),
+               "p99": float("nan"), "kb_per_socket": float("nan"), "floor_p99": float("nan"),
+               "errors": 0}
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    # The deadline interrupts a step that hangs; the second timer is the last resort.
+    alarm = threading.Timer(args.timeout + 5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    alarm.daemon = True
+    alarm.start()
+
+    def last_resort():
+        print("bench/sockets.py: cleanup did not finish, killing what it started", file=sys.stderr)
+        run.stop_children()
+        run.stop_server()
+        os._exit(3)
+
+    backstop = threading.Timer(args.timeout + 90, last_resort)
+    backstop.daemon = True
+    backstop.start()
+
+    import multiprocessing
+
+    import django
+
+    ctx = multiprocessing.get_context("spawn")  # no inherited database or Redis connections
+    django.setup()
+    import psutil  # noqa: F401 - fail before starting anything when it is missing
+    from django.conf import settings
+
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, Python "
+          f"{platform.python_version()}, open files limit {hard}")
+    print(f"layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}; database {database}, "
+          f"redis {redis_url}")
+    token = uuid.uuid4().hex
+    status = 0
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        drop_database(database)  # a leftover of a run that was killed hard
+        run.database = database
+        herald_phase(run, ctx, args, deadline, token, summary)
+        if not args.no_floor:
+            deadline.check("the floor")
+            floor_phase(run, ctx, args, deadline, token, summary)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'Ctrl-C'}): cleaning up", file=sys.stderr)
+        status = 130
+    except Exception as exc:  # noqa: BLE001 - report what was measured, then clean up
+        print(f"failed: {exc!r}", file=sys.stderr)
+        status = 1
+    finally:
+        if run.log_path and run.honcho is not None and status:
+            try:
+                summary["errors"] = server_errors(run.log_path)[0]
+            except OSError:
+                pass
+        if status and run.log_path:
+            run.keep_log = True
+            print(f"server log kept: {run.log_path}", file=sys.stderr)
+        elif args.keep_log and run.log_path:
+            print(f"server log kept: {run.log_path}")
+        run.cleanup()
+        alarm.cancel()
+        backstop.cancel()
+    floor = summary["floor_p99"]
+    if summary["p99"] == summary["p99"] and floor == floor and floor > 0:
+        print(f"herald p99 / floor p99: {summary['p99'] / floor:.1f}x")
+    print(
+        f"sockets n={args.sockets} web={summary['web']} connected={summary['connected']} "
+        f"lost={summary['lost']} dup={summary['dup']} p50_ms={summary['p50']:.0f} "
+        f"p99_ms={summary['p99']:.0f} kb_per_socket={summary['kb_per_socket']:.1f} "
+        f"floor_p99_ms={floor:.0f} errors={summary['errors']}"
+    )
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
