@@ -240,7 +240,16 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:herald@localhost")
-WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 10)
+# Short: one slow push service must not hold a worker (and the rows behind it) for long.
+WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 3)
+# Push endpoints Herald POSTs to: these hosts only (".example.com" = the domain and every name
+# under it), and never one that resolves to a loopback, private or link-local address.
+WEBPUSH_ALLOWED_HOSTS = env_list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,.push.apple.com,.notify.windows.com",
+)
+WEBPUSH_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBPUSH_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER = env_int("WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER", 10)
 SMS_API_URL = _SMS_API_URL
 SMS_API_KEY = env_str("SMS_API_KEY")
 SMS_SENDER = env_str("SMS_SENDER")
@@ -264,6 +273,9 @@ CELERY_TASK_ANNOTATIONS = {
         "notifications.delivery.send_email_digest",
     )
 }
+# Request bodies larger than this are answered 413 before they are read (config/body_limit.py).
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # HTTP API (/api/v1/): requests per API key per minute.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Apps whose objects API clients may name as a notification's subject ("events.event:12").

@@ -208,6 +208,10 @@ def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) 
     return [delivery.pk for delivery in deliveries]
 
 
+# Every body is copied into each recipient's row, email, push and SMS.
+BODY_MAX_LENGTH = 2000
+
+
 def notify(
     *,
     kind: str,
@@ -285,6 +289,8 @@ def _fan_out(
     template_context = {**context, "subject": subject, "url": url, "kind": kind_def}
     title = render_part(kind_def, "title.txt", template_context)[:200]
     body = render_part(kind_def, "body.txt", template_context)
+    if len(body) > BODY_MAX_LENGTH:
+        body = body[: BODY_MAX_LENGTH - 1] + "…"
     content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
     object_id = subject.pk if subject is not None else None
 

@@ -76,7 +76,10 @@ def bad_body(request, exc: ValidationError):
         {key: value for key, value in error.items() if key in ("loc", "msg", "type")}
         for error in exc.errors
     ]
-    return _error(request, 400, "Invalid request", errors=errors)
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    detail = f"Invalid request: {where}: {first.get('msg')}" if first else "Invalid request"
+    return _error(request, 400, detail, errors=errors)
 
 
 @api.exception_handler(AuthenticationError)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from ninja import Schema
@@ -8,6 +9,19 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from notifications.kinds import KINDS
 
 MAX_RECIPIENTS = 10_000
+# `context` is copied into every recipient's row and rendered into every email: kept small.
+MAX_CONTEXT_BYTES = 8192
+MAX_CONTEXT_KEYS = 50
+MAX_CONTEXT_KEY_LENGTH = 64
+MAX_CONTEXT_DEPTH = 4
+
+
+def _depth(value, level: int = 1) -> int:
+    if isinstance(value, dict):
+        return max((_depth(item, level + 1) for item in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(item, level + 1) for item in value), default=level)
+    return level - 1
 
 
 class NotificationIn(Schema):
@@ -31,7 +45,10 @@ class NotificationIn(Schema):
         description="What it is about, written like a topic: `events.event:12`.",
     )
     context: dict[str, Any] = Field(
-        default_factory=dict, description="Rendered by the kind's templates; stored as `data`."
+        default_factory=dict,
+        description=f"Rendered by the kind's templates; stored as `data`. At most "
+        f"{MAX_CONTEXT_KEYS} keys of up to {MAX_CONTEXT_KEY_LENGTH} characters, "
+        f"{MAX_CONTEXT_BYTES} bytes as JSON, nested {MAX_CONTEXT_DEPTH} levels deep.",
     )
     priority: Literal["urgent", "high", "normal", "low"] | None = Field(
         default=None, description="Defaults to the kind's priority."
@@ -50,6 +67,26 @@ class NotificationIn(Schema):
         if kind is None or kind.internal:
             public = ", ".join(key for key, k in KINDS.items() if not k.internal)
             raise ValueError(f"unknown kind {value!r}; one of: {public}")
+        return value
+
+    @field_validator("context")
+    @classmethod
+    def context_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > MAX_CONTEXT_KEYS:
+            raise ValueError(f"context has {len(value)} keys; the limit is {MAX_CONTEXT_KEYS}")
+        long_keys = [key for key in value if len(key) > MAX_CONTEXT_KEY_LENGTH]
+        if long_keys:
+            raise ValueError(
+                f"context keys are limited to {MAX_CONTEXT_KEY_LENGTH} characters "
+                f"({long_keys[0][:20]!r}... is longer)"
+            )
+        if _depth(value) > MAX_CONTEXT_DEPTH:
+            raise ValueError(f"context is nested deeper than {MAX_CONTEXT_DEPTH} levels")
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_CONTEXT_BYTES:
+            raise ValueError(
+                f"context is {size} bytes as JSON; the limit is {MAX_CONTEXT_BYTES} bytes"
+            )
         return value
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
 from notifications.delivery.breaker import CircuitBreaker
+from notifications.delivery.endpoints import check_push_endpoint
 from notifications.delivery.errors import CircuitOpen, DeliveryError, PermanentDeliveryError
 from notifications.delivery.selectors import OPEN_STATUSES, due_deliveries
 from notifications.models import (
@@ -558,14 +559,42 @@ def delivery_retry(*, delivery: Delivery) -> bool:
     return True
 
 
+class PushSubscriptionTaken(Exception):
+    """Another account holds this endpoint and the keys do not prove it is the same browser."""
+
+
 def push_subscription_save(
     *, user, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
 ) -> PushSubscription:
-    """Register (or move to ``user``) a browser's push subscription; the endpoint is unique."""
-    subscription, _ = PushSubscription.objects.update_or_create(
-        endpoint=endpoint,
-        defaults={"user": user, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]},
-    )
+    """Register a browser's push subscription; the endpoint is unique.
+
+    Raises ``EndpointRefused`` for an endpoint that is not a push service Herald sends to, and
+    ``PushSubscriptionTaken`` when another account holds the endpoint with other keys (knowing
+    someone's endpoint URL must not be enough to take their pushes). The same keys prove it is
+    the same browser, now used by another account: the row moves. A user keeps at most
+    ``WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER`` subscriptions; the oldest go first.
+    """
+    check_push_endpoint(endpoint, require_resolution=False)
+    fields = {"user": user, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]}
+    with transaction.atomic():
+        existing = PushSubscription.objects.select_for_update().filter(endpoint=endpoint).first()
+        if existing is None:
+            subscription = PushSubscription.objects.create(endpoint=endpoint, **fields)
+        else:
+            if existing.user_id != user.pk and (existing.p256dh, existing.auth) != (p256dh, auth):
+                raise PushSubscriptionTaken
+            if existing.user_id != user.pk:
+                logger.info(
+                    "Push subscription %s moved from user %s to user %s (same browser keys)",
+                    existing.pk, existing.user_id, user.pk,
+                )
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            existing.save(update_fields=list(fields))
+            subscription = existing
+        keep = settings.WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER
+        stale = PushSubscription.objects.filter(user=user).order_by("-created_at", "-id")[keep:]
+        PushSubscription.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return subscription
 
 

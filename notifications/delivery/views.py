@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from notifications.delivery import services, unsubscribe
+from notifications.delivery.endpoints import EndpointRefused
 
 _https_url = URLValidator(schemes=["https"])
 _base64url = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
@@ -65,13 +66,18 @@ def push_subscribe(request):
     for name, value, limit in (("p256dh", p256dh, 200), ("auth", auth, 100)):
         if not isinstance(value, str) or not value or len(value) > limit or not _base64url.match(value):
             return _json_error(400, f"`keys.{name}` must be the base64url key from the browser.")
-    subscription = services.push_subscription_save(
-        user=request.user,
-        endpoint=data["endpoint"],
-        p256dh=p256dh,
-        auth=auth,
-        user_agent=request.headers.get("User-Agent", ""),
-    )
+    try:
+        subscription = services.push_subscription_save(
+            user=request.user,
+            endpoint=data["endpoint"],
+            p256dh=p256dh,
+            auth=auth,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except EndpointRefused as exc:
+        return _json_error(400, f"`endpoint` refused: {exc}.")
+    except services.PushSubscriptionTaken:
+        return _json_error(409, "This push subscription belongs to another account.")
     return JsonResponse({"id": subscription.pk}, status=201)
 
 

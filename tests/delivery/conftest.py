@@ -179,6 +179,20 @@ def smtp_server(settings):
 
 
 @pytest.fixture
+def reader_client(db):
+    """A logged-in user's browser; the user is ``client.user``."""
+    from django.test import Client
+
+    from tests.delivery.factories import UserFactory
+
+    user = UserFactory()
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
 def provider_server():
     server = ProviderServer()
     yield server
@@ -228,6 +242,9 @@ def vapid(settings):
     settings.VAPID_PRIVATE_KEY = keys["VAPID_PRIVATE_KEY"]
     settings.VAPID_PUBLIC_KEY = keys["VAPID_PUBLIC_KEY"]
     settings.VAPID_SUBJECT = "mailto:ops@herald.test"
+    # The push service in these tests is a local server: allow its host and address.
+    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.WEBPUSH_ALLOW_PRIVATE_ADDRESSES = True
     settings.DELIVERY_BACKENDS = {
         **settings.DELIVERY_BACKENDS,
         "push": "notifications.delivery.backends.webpush.WebPushBackend",

@@ -213,7 +213,7 @@ def test_bad_body_is_400_with_a_message(client, api_key, raw, fragment):
     response = post(client, None, raw=raw, key=raw_key)
 
     assert response.status_code == 400
-    assert response.json()["detail"] == "Invalid request"
+    assert response.json()["detail"].startswith("Invalid request")
     assert fragment in json.dumps(response.json()["errors"])
     assert Notification.objects.count() == 0
 

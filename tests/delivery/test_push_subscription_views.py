@@ -16,15 +16,6 @@ UNSUBSCRIBE = "/notifications/push/unsubscribe"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/abc123"
 
 
-@pytest.fixture
-def reader_client():
-    user = UserFactory()
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def subscription_json(browser_keys, endpoint=ENDPOINT):
     return {"endpoint": endpoint, "expirationTime": None, "keys": browser_keys()}
 

@@ -56,7 +56,7 @@ PushManager.prototype.subscribe = function (options) {
   window.__subscribeOptions = options;
   return Promise.resolve({
     toJSON: () => ({
-      endpoint: "https://push.example.test/send/abc123",
+      endpoint: "https://fcm.googleapis.com/fcm/send/abc123",
       keys: {
         p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
         auth: "tBHItJI5svbpez7KI4CCXg"
@@ -81,7 +81,7 @@ def test_enabling_push_registers_this_browser_with_the_server(open_page, asgi_se
         "Push notifications are on for this browser."
     )
     subscription = PushSubscription.objects.get(user=user)
-    assert subscription.endpoint == "https://push.example.test/send/abc123"
+    assert subscription.endpoint == "https://fcm.googleapis.com/fcm/send/abc123"
     assert subscription.auth == "tBHItJI5svbpez7KI4CCXg"
     key_length = page.evaluate("window.__subscribeOptions.applicationServerKey.length")
     assert key_length == 65  # The server's VAPID public key, decoded to its 65 raw bytes.

@@ -11,11 +11,30 @@ from pywebpush import WebPushException, webpush
 
 from notifications.delivery.backends.base import DeliveryBackend
 from notifications.delivery.backends.messages import PushMessage
+from notifications.delivery.endpoints import (
+    EndpointRefused,
+    EndpointUnresolved,
+    check_push_endpoint,
+)
 from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
 
 
 class SubscriptionGone(PermanentDeliveryError):
     """The push service says this browser subscription no longer exists (404/410): delete it."""
+
+
+class SubscriptionRefused(SubscriptionGone):
+    """The endpoint is not a push service Herald sends to (a subscription saved before the
+    allowlist, or a name that now resolves to an internal address): delete it unsent."""
+
+
+class NoRedirectSession(requests.Session):
+    """A push service answers, it never redirects: following one would let an allowed host
+    send the worker to any other address."""
+
+    def request(self, *args, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
 
 
 class WebPushBackend(DeliveryBackend):
@@ -33,8 +52,14 @@ class WebPushBackend(DeliveryBackend):
     def send(self, message: PushMessage) -> str:
         if not (settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT):
             raise PermanentDeliveryError("VAPID_PRIVATE_KEY / VAPID_SUBJECT are not configured")
+        try:
+            check_push_endpoint(message.endpoint, require_resolution=True)
+        except EndpointRefused as exc:
+            raise SubscriptionRefused(f"push endpoint refused: {exc}") from exc
+        except EndpointUnresolved as exc:
+            raise DeliveryError(str(exc)) from exc
         if self._session is None:
-            self._session = requests.Session()
+            self._session = NoRedirectSession()
         try:
             response = webpush(
                 subscription_info={
@@ -54,6 +79,8 @@ class WebPushBackend(DeliveryBackend):
             status = getattr(exc.response, "status_code", None)
             if status in (404, 410):
                 raise SubscriptionGone(f"push subscription gone ({status})") from exc
+            if status is not None and 300 <= status < 400:
+                raise PermanentDeliveryError(f"push service redirected ({status})") from exc
             if status is not None and 400 <= status < 500 and status != 429:
                 raise PermanentDeliveryError(f"push service rejected ({status})") from exc
             raise DeliveryError(f"push service failed ({status}): {exc}") from exc
