@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "notifications",
     "events",
     "leaderboard",
+    "graphql_api",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Apps whose objects API clients may name as a notification's subject ("events.event:12").
 API_SUBJECT_APPS = env_list("API_SUBJECT_APPS", "events,leaderboard")
+
+# GraphQL API (/graphql/): limits per operation, largest page, introspection (on in debug).
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 5000)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100)
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
 
 # Notification pipeline: per-recipient, per-kind rate limit (fixed windows) and retention.
 NOTIFICATIONS_RATE_LIMIT_COUNT = env_int("NOTIFICATIONS_RATE_LIMIT_COUNT", 5)

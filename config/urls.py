@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
     path("api/v1/", notifications_api.urls),
+    path("graphql/", include("graphql_api.urls")),
     path("notifications/push/", include("notifications.delivery.urls")),
     path("notifications/email/", include("notifications.delivery.email_urls")),
     path("notifications/", include("notifications.urls")),

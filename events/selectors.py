@@ -137,3 +137,25 @@ def event_panel(*, user, event: Event) -> EventPanel:
         can_manage=event_can_manage(user=user, event=event),
         places_left=event.places_left,
     )
+
+
+def event_page(
+    *,
+    upcoming: bool,
+    after: tuple[datetime, int] | None = None,
+    limit: int,
+    now: datetime | None = None,
+) -> list[Event]:
+    """One page of upcoming events (soonest first) or past ones (latest first), with counts.
+
+    Keyset on (starts_at, id): ``after`` is the last row of the previous page, so a page costs
+    the same wherever it starts.
+    """
+    rows = event_list_upcoming(now=now) if upcoming else event_list_past(now=now)
+    if after is not None:
+        starts_at, pk = after
+        if upcoming:
+            rows = rows.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, pk__gt=pk))
+        else:
+            rows = rows.filter(Q(starts_at__lt=starts_at) | Q(starts_at=starts_at, pk__lt=pk))
+    return list(rows[:limit])
