@@ -43,9 +43,10 @@ async def refused_anonymous(consumer: AsyncWebsocketConsumer) -> bool:
     return True
 
 
-def render_pushed(notifications: list, unread: int) -> str:
+def render_pushed(notifications: list, unread: int, more: int = 0) -> str:
     return render_to_string(
-        "notifications/_pushed.html", {"notifications": notifications, "unread": unread}
+        "notifications/_pushed.html",
+        {"notifications": notifications, "unread": unread, "more": more},
     )
 
 
@@ -84,18 +85,20 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 await self.catch_up(last_id)
 
     async def catch_up(self, last_id: int):
-        missed, unread = await self._missed(last_id)
+        missed, unread, more = await self._missed(last_id)
         # Rows stored silently (quiet hours, rate limit) count in the badge but make no toast.
-        await self.send(text_data=render_pushed(missed, unread))
+        await self.send(text_data=render_pushed(missed, unread, more))
 
     @database_sync_to_async
     def _missed(self, last_id: int):
+        batch = selectors.notifications_after(user=self.user, last_id=last_id)
         missed = [
             notification
-            for notification in selectors.notifications_after(user=self.user, last_id=last_id)
+            for notification in batch
             if notification.silenced == Silenced.NO and not notification.is_read
         ]
-        return missed, selectors.unread_count(user=self.user)
+        more = selectors.notifications_beyond_catch_up(user=self.user, last_id=last_id, batch=batch)
+        return missed, selectors.unread_count(user=self.user), more
 
     async def notification_created(self, event):
         await self.send(text_data=render_pushed([event], event["unread"]))

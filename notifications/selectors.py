@@ -59,6 +59,16 @@ def notifications_after(*, user, last_id: int, limit: int = CATCH_UP_LIMIT) -> l
     return list(reversed(rows))
 
 
+def notifications_beyond_catch_up(*, user, last_id: int, batch: list[Notification]) -> int:
+    """How many rows after ``last_id`` a capped catch-up ``batch`` left out (0 below the cap).
+
+    Counted only when the cap was reached: the rows older than the batch's oldest one.
+    """
+    if len(batch) < CATCH_UP_LIMIT or not batch:
+        return 0
+    return visible_notifications(user=user).filter(pk__gt=last_id, pk__lt=batch[0].pk).count()
+
+
 def unread_counts(user_ids: Iterable[int], *, store: bool = True) -> dict[int, int]:
     """Unread counts from the cache; misses are counted with one grouped query and stored.
 

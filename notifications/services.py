@@ -537,6 +537,39 @@ def notification_dismiss(*, user, notification_id: int) -> bool:
     return True
 
 
+def notification_dismiss_all(*, user) -> tuple[int, datetime]:
+    """Hide every notification in ``user``'s center ("Clear all"); they count as read.
+
+    Returns how many were cleared and the moment that marks them, which
+    ``notification_restore_cleared`` takes to undo exactly this clear.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Rows unread until now get read_at = now: the undo tells them from rows read before.
+        visible = _visible(user)
+        unread = visible.filter(is_read=False).update(dismissed_at=now, is_read=True, read_at=now)
+        read = visible.filter(is_read=True).update(dismissed_at=now)
+        _unread_changed(user.pk, -unread, recount=True)
+    return unread + read, now
+
+
+def notification_restore_cleared(*, user, cleared_at: datetime) -> int:
+    """Undo one "Clear all": the rows it hid come back, the unread ones unread again.
+
+    Only ``user``'s rows dismissed at exactly ``cleared_at`` move; idempotent (0 the second time).
+    """
+    with transaction.atomic():
+        cleared = Notification.objects.filter(
+            recipient=user, in_app=True, dismissed_at=cleared_at
+        )
+        unread = cleared.filter(read_at=cleared_at).update(
+            dismissed_at=None, is_read=False, read_at=None
+        )
+        read = cleared.update(dismissed_at=None)
+        _unread_changed(user.pk, unread, recount=True)
+    return unread + read
+
+
 def notification_record_seen(*, user, notification_ids: Iterable[int]) -> int:
     """Record the first time these notifications were shown to ``user`` (others' are ignored)."""
     return (

@@ -13,8 +13,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -33,6 +36,15 @@ def _positive_int(value) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+def _moment(value):
+    """An aware datetime from its ISO form, or None."""
+    try:
+        moment = parse_datetime(value or "")
+    except ValueError:
+        return None
+    return moment if moment is not None and timezone.is_aware(moment) else None
 
 
 def _filters(params) -> dict:
@@ -101,6 +113,9 @@ def center(request):
     filters = _filters(request.GET)
     before_id = _positive_int(request.GET.get("before"))
     context = _center_page(request, filters, before_id)
+    cleared_at = _moment(request.GET.get("cleared"))
+    if cleared_at is not None:
+        context["cleared_at"] = cleared_at.isoformat()  # the Undo of a plain-POST "Clear all"
     if request.htmx and before_id:
         return render(request, "notifications/center.html#page", context)
     if request.htmx and request.htmx.target == "notification-list":
@@ -153,17 +168,58 @@ dismiss = _row_action_view(services.notification_dismiss, "dismiss")
 @login_required
 @require_POST
 def mark_all_read(request):
-    """"Clear all" in the center and "mark all read" in the dropdown."""
+    """"Mark all read" in the center and in the dropdown."""
     services.notification_mark_all_read(user=request.user)
     if request.htmx and request.htmx.target == "notification-dropdown":
         # The center's list, when it is on the page too, re-reads itself.
         return trigger_client_event(_dropdown_response(request), "herald:read-state")
     if request.htmx:
         # The center's form carries its filters, so the list comes back as the user filtered it.
-        context = _center_page(request, _filters(request.POST), None)
-        list_html = render_to_string("notifications/center.html#list", context, request=request)
+        list_html = _center_list_html(request, _filters(request.POST))
         return HttpResponse(list_html + _badge_oob(request))
     return redirect(_safe_next(request, _center_url()))
+
+
+def _center_list_html(request, filters: dict) -> str:
+    context = _center_page(request, filters, None)
+    return render_to_string("notifications/center.html#list", context, request=request)
+
+
+@login_required
+@require_POST
+def clear_all(request):
+    """"Clear all": every notification leaves the center, with an Undo for a few seconds.
+
+    HTMX gets the emptied list, the badge and a toast holding the Undo form; a plain POST goes
+    back to the center, which shows the same Undo form.
+    """
+    count, cleared_at = services.notification_dismiss_all(user=request.user)
+    token = cleared_at.isoformat()
+    if not request.htmx:
+        return redirect(f"{reverse('notifications:center')}?{urlencode({'cleared': token})}")
+    undo = render_to_string(
+        "notifications/_undo_clear.html",
+        {"count": count, "cleared_at": token, "oob": True},
+        request=request,
+    ) if count else ""
+    list_html = _center_list_html(request, _filters(request.POST))
+    return HttpResponse(list_html + _badge_oob(request) + undo)
+
+
+@login_required
+@require_POST
+def undo_clear(request):
+    """Bring back what one "Clear all" hid (``cleared_at`` names it); 400 when it names none."""
+    cleared_at = _moment(request.POST.get("cleared_at"))
+    if cleared_at is None:
+        return HttpResponse("Nothing to undo: the clear is not named.", status=400)
+    restored = services.notification_restore_cleared(user=request.user, cleared_at=cleared_at)
+    if not request.htmx:
+        messages.success(request, f"{restored} notification{pluralize(restored)} restored.")
+        return redirect(_center_url())
+    gone = '<div id="undo-clear" hx-swap-oob="delete"></div>'
+    list_html = _center_list_html(request, _filters(request.POST))
+    return HttpResponse(list_html + _badge_oob(request) + gone)
 
 
 @login_required

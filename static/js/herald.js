@@ -8,7 +8,8 @@
  *   with what came after it (catch-up), so a reconnect or an offline spell loses nothing.
  * - The connection indicator follows the socket: live / reconnecting / offline. While the
  *   socket is down the badge and the center's list are polled over plain HTTP.
- * - Toasts auto-dismiss unless hovered or focused; banners stay until dismissed.
+ * - Toasts auto-dismiss unless hovered or focused; banners, and the "N more while you were
+ *   away" note of a catch-up past its cap, stay until dismissed.
  */
 (function () {
   "use strict";
@@ -122,7 +123,8 @@
   }
 
   function individualToasts() {
-    return toastStack().querySelectorAll(".toast:not([data-summary])");
+    // A toast holding a control (the Undo of "Clear all") is not folded into a burst summary.
+    return toastStack().querySelectorAll(".toast:not([data-summary]):not([data-keep])");
   }
 
   function showSummary(count) {
@@ -144,6 +146,11 @@
       var template = document.createElement("template");
       template.innerHTML = text;
       var fresh = [];
+      // A new "N more while you were away" note replaces the one already shown.
+      if (template.content.getElementById("notification-more")) {
+        var shownNote = document.getElementById("notification-more");
+        if (shownNote) { shownNote.remove(); }
+      }
       template.content.querySelectorAll("[data-notification-id]").forEach(function (item) {
         var id = parseInt(item.dataset.notificationId, 10);
         var wrapper = item.closest("[hx-swap-oob]") || item;
@@ -175,7 +182,7 @@
   // --- Toasts and banners -------------------------------------------------------------------
 
   function armToast(toast) {
-    if (toast.dataset.armed) { return; }
+    if (toast.dataset.armed || toast.hasAttribute("data-sticky")) { return; }
     toast.dataset.armed = "1";
     var timer = null;
     function start() { stop(); timer = window.setTimeout(function () { toast.remove(); }, TOAST_MS); }

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import Client
 
 from config.asgi import application
-from notifications import services
+from notifications import selectors, services
 from notifications.kinds import EVENT_CANCELLED, EVENT_UPDATED
 from notifications.services import notify
 from tests.pipeline.factories import UserFactory
@@ -100,6 +100,34 @@ async def test_catch_up_on_connect_with_last_id_query_parameter():
     fragment = await ws.receive_from(timeout=3)
     assert toast_ids(fragment) == [ids[1]]  # the one already read makes no toast
     assert badge(fragment) == "2"
+    await ws.disconnect()
+
+
+def notify_many_committed(user, count):
+    with transaction.atomic():
+        for n in range(count):
+            notify(kind=EVENT_UPDATED, recipients=[user], context={"event_title": f"E{n}"},
+                   dedupe_key=f"many-{n}", url="/events/1/")
+
+
+async def test_catch_up_past_the_cap_says_how_many_more_and_links_to_the_center(settings):
+    settings.NOTIFICATIONS_RATE_LIMIT_COUNT = 100  # 57 of one kind, each its own toast
+    alice, cookie = await sync_to_async(user_with_cookie)("alice")
+    await sync_to_async(notify_many_committed)(alice, selectors.CATCH_UP_LIMIT + 7)
+    ws = socket(cookie, "/ws/notifications/?last_id=0")
+    assert (await ws.connect())[0]
+
+    fragment = await ws.receive_from(timeout=3)
+    assert len(toast_ids(fragment)) == selectors.CATCH_UP_LIMIT
+    assert 'id="notification-more"' in fragment
+    assert "7 more notifications while you were away" in fragment
+    assert 'href="/notifications/"' in fragment
+
+    # Within the cap there is no note.
+    last = max(toast_ids(fragment))
+    await ws.send_json_to({"action": "catch_up", "last_id": last - 3})
+    fragment = await ws.receive_from(timeout=3)
+    assert len(toast_ids(fragment)) == 3 and "notification-more" not in fragment
     await ws.disconnect()
 
 

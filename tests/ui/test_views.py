@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from notifications.models import Notification, Preference, QuietHours, Subscription
+from notifications import services
 from notifications.services import subscription_follow
 from tests.ui.factories import UserFactory
 from tests.ui.helpers import send, send_many
@@ -189,7 +190,7 @@ def test_dismiss_removes_the_row_and_hides_it_from_the_center(alice, alice_clien
     assert notification.dismissed_at is not None and notification.is_read
 
 
-def test_clear_all_marks_everything_read_and_rerenders_the_list(alice, alice_client):
+def test_mark_all_read_marks_everything_read_and_rerenders_the_list(alice, alice_client):
     send_many(alice, 3)
     response = alice_client.post(
         reverse("notifications:mark_all_read"), {"show": "all"},
@@ -201,11 +202,78 @@ def test_clear_all_marks_everything_read_and_rerenders_the_list(alice, alice_cli
     assert Notification.objects.filter(recipient=alice, is_read=False).count() == 0
 
 
-def test_clear_all_without_javascript_redirects(alice, alice_client):
+def test_mark_all_read_without_javascript_redirects(alice, alice_client):
     send_many(alice, 2)
     response = alice_client.post(reverse("notifications:mark_all_read"))
     assert response.status_code == 302
     assert Notification.objects.filter(recipient=alice, is_read=False).count() == 0
+
+
+def test_clear_all_empties_the_list_and_offers_an_undo_that_restores_it(alice, bob, alice_client):
+    first, second, third = send_many(alice, 3)
+    alice_client.post(reverse("notifications:mark_read", args=[first.pk]))
+    theirs = send(bob)
+    response = alice_client.post(
+        reverse("notifications:clear_all"), {"show": "all"}, HTTP_HX_TARGET="notification-list",
+        **HTMX,
+    )
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="notification-list"')
+    assert "caught up" in content and "center-notification-" not in content
+    assert "3 notifications cleared" in content and 'data-action="undo-clear"' in content
+    assert 'aria-label="0 unread notifications"' in content  # the badge
+    assert row_ids(alice_client.get(reverse("notifications:center"))) == []
+    cleared_at = re.search(r'name="cleared_at" value="([^"]+)"', content).group(1)
+
+    response = alice_client.post(
+        reverse("notifications:undo_clear"), {"cleared_at": cleared_at, "show": "all"}, **HTMX
+    )
+    content = response.content.decode()
+    assert f"center-notification-{third.pk}" in content
+    assert 'id="undo-clear" hx-swap-oob="delete"' in content
+    assert row_ids(alice_client.get(reverse("notifications:center"))) == [
+        third.pk, second.pk, first.pk
+    ]
+    # As they were: the one read before the clear stays read, the others are unread again.
+    unread = set(Notification.objects.filter(recipient=alice, is_read=False).values_list(
+        "pk", flat=True))
+    assert unread == {second.pk, third.pk}
+    assert Notification.objects.get(pk=theirs.pk).dismissed_at is None
+
+
+def test_clear_all_and_undo_work_without_javascript(alice, alice_client):
+    send_many(alice, 2)
+    response = alice_client.post(reverse("notifications:clear_all"))
+    assert response.status_code == 302 and "cleared=" in response.url
+    page = alice_client.get(response.url).content.decode()
+    assert 'data-action="undo-clear"' in page
+    cleared_at = re.search(r'name="cleared_at" value="([^"]+)"', page).group(1)
+    response = alice_client.post(reverse("notifications:undo_clear"), {"cleared_at": cleared_at})
+    assert response.status_code == 302
+    assert len(row_ids(alice_client.get(reverse("notifications:center")))) == 2
+
+
+def test_undo_restores_only_that_clear_and_refuses_a_bad_moment(alice, alice_client):
+    send(alice)
+    services.notification_dismiss_all(user=alice)
+    newer = send(alice)
+    _, second_clear = services.notification_dismiss_all(user=alice)
+    response = alice_client.post(
+        reverse("notifications:undo_clear"), {"cleared_at": second_clear.isoformat()}, **HTMX
+    )
+    assert response.status_code == 200
+    assert row_ids(alice_client.get(reverse("notifications:center"))) == [newer.pk]
+    for bad in ["", "yesterday", "2026-13-45T00:00:00+00:00", "2026-01-01T00:00:00"]:
+        response = alice_client.post(reverse("notifications:undo_clear"), {"cleared_at": bad})
+        assert response.status_code == 400
+    assert row_ids(alice_client.get(reverse("notifications:center"))) == [newer.pk]
+
+
+def test_undo_cannot_bring_back_another_users_clear(alice, bob, alice_client):
+    send(bob)
+    _, cleared_at = services.notification_dismiss_all(user=bob)
+    alice_client.post(reverse("notifications:undo_clear"), {"cleared_at": cleared_at.isoformat()})
+    assert Notification.objects.get(recipient=bob).dismissed_at == cleared_at
 
 
 def test_click_through_marks_read_records_the_click_and_redirects(alice, alice_client):
@@ -247,12 +315,15 @@ def test_row_actions_refuse_a_post_without_csrf_token(action, alice):
     assert Notification.objects.filter(pk=notification.pk).values().get() == before
 
 
-def test_clear_all_refuses_a_post_without_csrf_token(alice):
+@pytest.mark.parametrize("action", ["mark_all_read", "clear_all"])
+def test_all_at_once_actions_refuse_a_post_without_csrf_token(action, alice):
     send(alice)
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
-    assert client.post(reverse("notifications:mark_all_read")).status_code == 403
-    assert Notification.objects.filter(recipient=alice, is_read=False).count() == 1
+    assert client.post(reverse(f"notifications:{action}")).status_code == 403
+    assert Notification.objects.filter(
+        recipient=alice, is_read=False, dismissed_at=None
+    ).count() == 1
 
 
 def test_htmx_posts_with_the_csrf_header_are_accepted(alice):
