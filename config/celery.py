@@ -7,7 +7,8 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("herald")
+# Every task counts its starts: a message that kills its worker each time is dead-lettered.
+app = Celery("herald", task_cls="config.redelivery:BoundedRedeliveryTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Queues by priority: a worker started with `-Q urgent` never waits behind a bulk fan-out.
 app.conf.task_queues = [Queue(name) for name in ("urgent", "default", "bulk")]

@@ -155,6 +155,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# A task message started this many times without finishing (its worker died each time) is
+# dead-lettered instead of being put back once more (config/redelivery.py).
+TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 
 # Leaderboard scorer: a deterministic local scorer, or any OpenAI-compatible chat-completions API.
 LEADERBOARD_SCORER = env_str("LEADERBOARD_SCORER", "leaderboard.scorers.LocalScorer")
@@ -295,6 +298,9 @@ NOTIFICATIONS_RATE_LIMIT_WINDOW_SECONDS = env_int("NOTIFICATIONS_RATE_LIMIT_WIND
 NOTIFICATIONS_READ_RETENTION_DAYS = env_int("NOTIFICATIONS_READ_RETENTION_DAYS", 30)
 NOTIFICATIONS_UNREAD_RETENTION_DAYS = env_int("NOTIFICATIONS_UNREAD_RETENTION_DAYS", 180)
 NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 10000)
+# A notify() whose after-commit work has not all gone out after this many seconds (the broker or
+# Redis was down at commit) is sent again from the database by the every-minute relay.
+NOTIFICATIONS_RELAY_GRACE_SECONDS = env_int("NOTIFICATIONS_RELAY_GRACE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

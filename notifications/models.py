@@ -225,6 +225,30 @@ class Delivery(models.Model):
         return f"{self.channel} for notification {self.notification_id}: {self.status}"
 
 
+class NotifyRelay(models.Model):
+    """What a committed ``notify()`` still owes outside the database: its in-app pushes, badge
+    updates, delivery enqueue and rate-limit summaries.
+
+    Written in the caller's transaction, deleted once the after-commit work has all gone out. A
+    row that stays (the broker or Redis was down at commit, or the process died) is found by the
+    every-minute relay, which redoes the work from the notifications themselves (the rows of one
+    call share ``dedupe_key`` and ``created_at``).
+    """
+
+    kind = models.CharField(max_length=64)
+    priority = models.CharField(max_length=8)
+    dedupe_key = models.CharField(max_length=200)
+    notified_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="notify_relay_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dedupe_key} at {self.notified_at:%H:%M:%S}"
+
+
 class PushSubscription(models.Model):
     """A browser's web push subscription (many per user); removed when the service says 404/410."""
 

@@ -11,14 +11,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db import DatabaseError, models, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.template.loader import select_template
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from notifications.models import (
     Delivery,
     DeliveryStatus,
     Notification,
+    NotifyRelay,
     Preference,
     Priority,
     PushSubscription,
@@ -311,6 +312,10 @@ def _fan_out(
     created = _insert_notifications(targets, quiet_until, common)
     if not created:
         return NotifyResult(duplicates=len(targets))
+    # What the rows owe after commit, recorded with them: the relay redoes it if it never goes out.
+    relay = NotifyRelay.objects.create(
+        kind=kind, priority=priority, dedupe_key=dedupe_key, notified_at=now
+    )
 
     # 4. Rate limit per recipient and kind (urgent and the summary itself are never limited).
     rate_limited: set[int] = set()
@@ -362,21 +367,19 @@ def _fan_out(
     ]
     toast_ids = [notification_id for notification_id, _ in toasts]
     toast_recipients = [user_id for _, user_id in toasts]
-    transaction.on_commit(
-        lambda: _after_notify(
-            kind=kind,
-            priority=priority,
-            in_app_recipients=in_app_recipients,
-            toast_ids=toast_ids,
-            toast_recipients=toast_recipients,
-            due_delivery_ids=due_delivery_ids,
-            first_over=first_over,
-            now=now,
-        ),
-        # The rows are committed and are the record: a broker or Redis hiccup here is logged,
-        # not raised into the caller's response (catch-up and the sweep recover what it missed).
-        robust=True,
+    owed = OwedWork(
+        kind=kind,
+        priority=priority,
+        in_app_recipients=in_app_recipients,
+        toast_ids=toast_ids,
+        toast_recipients=toast_recipients,
+        due_delivery_ids=due_delivery_ids,
+        first_over=first_over,
+        now=now,
     )
+    # The rows are committed and are the record: a broker or Redis failure here is logged, not
+    # raised into the caller's response; the relay redoes what did not go out.
+    transaction.on_commit(lambda: _send_owed(owed, relay_id=relay.pk), robust=True)
     silenced_count = len(in_app_recipients) - len(toast_ids)
     return NotifyResult(
         created=len(created),
@@ -388,39 +391,141 @@ def _fan_out(
     )
 
 
-def _after_notify(
-    *,
-    kind: str,
-    priority: str,
-    in_app_recipients: list[int],
-    toast_ids: list[int],
-    toast_recipients: list[int],
-    due_delivery_ids: list[int],
-    first_over: list[int],
-    now: datetime,
-) -> None:
+@dataclass(frozen=True)
+class OwedWork:
+    """What one notify() call sends after commit (``_send_owed``)."""
+
+    kind: str
+    priority: str
+    in_app_recipients: list[int]
+    toast_ids: list[int]
+    toast_recipients: list[int]
+    due_delivery_ids: list[int]
+    first_over: list[int]
+    now: datetime
+    # The relay counts badges afresh instead of adding: it cannot know what was added before.
+    recount: bool = False
+
+
+def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
+    """Badges, toasts, provider deliveries and rate-limit summaries, each step on its own: a
+    failing one (Redis, the broker) is logged and the others still run. When all went out the
+    relay row is deleted; otherwise it stays for the relay. Returns whether all went out."""
     from notifications import tasks
     from notifications.delivery import enqueue_deliveries
 
-    counters.adjust_unread_many({user_id: 1 for user_id in in_app_recipients})
-    queue = queue_for(priority)
-    for ids in _chunks(toast_ids, PUSH_BATCH_SIZE):
-        tasks.push_in_app.apply_async(args=[ids], queue=queue)
-    # Rows stored silently (quiet hours, rate limit) make no toast, but open pages' badges
-    # still show the new count.
-    silent_recipients = list(set(in_app_recipients) - set(toast_recipients))
-    for user_ids in _chunks(silent_recipients, PUSH_BATCH_SIZE):
-        tasks.push_badges.apply_async(args=[user_ids], queue=queue_for(Priority.LOW))
-    if due_delivery_ids:
-        enqueue_deliveries(due_delivery_ids, priority=priority)
-    if first_over:
-        window = rate_limit_window(now)
-        window_end = (window + 1) * _rate_limit_settings()[1]
-        tasks.send_rate_limit_summaries.apply_async(
-            kwargs={"kind": kind, "user_ids": first_over, "window": window},
-            countdown=max(0, window_end - int(now.timestamp())),
-            queue="default",
+    queue = queue_for(work.priority)
+
+    def counters_step():
+        if work.recount:
+            for user_id in work.in_app_recipients:
+                counters.forget_unread(user_id)
+        else:
+            counters.adjust_unread_many({user_id: 1 for user_id in work.in_app_recipients})
+
+    def toasts_step():
+        for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
+            tasks.push_in_app.apply_async(args=[ids], queue=queue)
+
+    def badges_step():
+        # Rows stored silently (quiet hours, rate limit) make no toast, but open pages' badges
+        # still show the new count.
+        silent_recipients = sorted(set(work.in_app_recipients) - set(work.toast_recipients))
+        for user_ids in _chunks(silent_recipients, PUSH_BATCH_SIZE):
+            tasks.push_badges.apply_async(args=[user_ids], queue=queue_for(Priority.LOW))
+
+    def deliveries_step():
+        if work.due_delivery_ids:
+            enqueue_deliveries(work.due_delivery_ids, priority=work.priority)
+
+    def summaries_step():
+        if work.first_over:
+            window = rate_limit_window(work.now)
+            window_end = (window + 1) * _rate_limit_settings()[1]
+            tasks.send_rate_limit_summaries.apply_async(
+                kwargs={"kind": work.kind, "user_ids": work.first_over, "window": window},
+                countdown=max(0, window_end - int(timezone.now().timestamp())),
+                queue="default",
+            )
+
+    failed = []
+    for name, step in (
+        ("unread counters", counters_step),
+        ("in-app push", toasts_step),
+        ("badges", badges_step),
+        ("deliveries", deliveries_step),
+        ("rate-limit summaries", summaries_step),
+    ):
+        try:
+            step()
+        except Exception:
+            failed.append(name)
+            logger.warning(
+                "After notify(%s): the %s step failed; the relay sends it again from the "
+                "database", work.kind, name, exc_info=True,
+            )
+    if failed:
+        return False
+    if relay_id is not None:
+        try:
+            NotifyRelay.objects.filter(pk=relay_id).delete()
+        except DatabaseError:
+            # All went out; the relay will send it once more, which the pages and the delivery
+            # claims absorb (at-least-once).
+            logger.warning("Relay row %s not deleted", relay_id, exc_info=True)
+    return True
+
+
+RELAY_BATCH = 100
+
+
+def notifications_relay(*, grace_seconds: int | None = None) -> int:
+    """Send again what committed notify() calls still owe (their relay rows outlived
+    ``NOTIFICATIONS_RELAY_GRACE_SECONDS``), rebuilt from the stored notifications. Idempotent:
+    pushes are deduped by the pages, deliveries by their claims, summaries by their key.
+    Returns how many calls were fully relayed."""
+    grace = settings.NOTIFICATIONS_RELAY_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    relayed = 0
+    for relay in NotifyRelay.objects.filter(created_at__lte=cutoff).order_by("id")[:RELAY_BATCH]:
+        NotifyRelay.objects.filter(pk=relay.pk).update(attempts=F("attempts") + 1)
+        rows = list(
+            Notification.objects.filter(
+                dedupe_key=relay.dedupe_key, kind=relay.kind, created_at=relay.notified_at
+            ).values_list("pk", "recipient_id", "in_app", "silenced", "is_read", "dismissed_at")
         )
+        in_app = [row for row in rows if row[2]]
+        toasts = [
+            row for row in in_app
+            if row[3] == Silenced.NO and not row[4] and row[5] is None
+        ]
+        due_deliveries = list(
+            Delivery.objects.filter(
+                notification_id__in=[row[0] for row in rows],
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at__lte=timezone.now(),
+            ).values_list("pk", flat=True)
+        )
+        work = OwedWork(
+            kind=relay.kind,
+            priority=relay.priority,
+            in_app_recipients=[row[1] for row in in_app],
+            toast_ids=[row[0] for row in toasts],
+            toast_recipients=[row[1] for row in toasts],
+            due_delivery_ids=due_deliveries,
+            first_over=sorted({row[1] for row in rows if row[3] == Silenced.RATE_LIMIT}),
+            now=relay.notified_at,
+            recount=True,
+        )
+        if _send_owed(work, relay_id=relay.pk):
+            relayed += 1
+            logger.warning(
+                "Relayed notify(%s, %s) from %s: %d toasts, %d deliveries sent late",
+                relay.kind, relay.dedupe_key, relay.notified_at, len(work.toast_ids),
+                len(due_deliveries),
+            )
+    return relayed
 
 
 def rate_limit_summaries_send(*, kind: str, user_ids: list[int], window: int) -> int:
@@ -687,7 +792,6 @@ def _purge_where(
 def notifications_purge(*, now: datetime | None = None) -> PurgeResult:
     """Delete read rows older than NOTIFICATIONS_READ_RETENTION_DAYS (by read time) and unread
     rows older than NOTIFICATIONS_UNREAD_RETENTION_DAYS (by creation). Idempotent."""
-    from datetime import timedelta
 
     now = now or timezone.now()
     batch_size = settings.NOTIFICATIONS_PURGE_BATCH_SIZE

@@ -36,3 +36,9 @@ def purge_notifications() -> dict:
     result = services.notifications_purge()
     logger.info("Purged notifications: %s read, %s unread", result.read, result.unread)
     return {"read": result.read, "unread": result.unread}
+
+
+@shared_task(name="notifications.tasks.relay_owed_work", ignore_result=True)
+def relay_owed_work() -> int:
+    """Every minute (beat): send what committed notify() calls still owe (broker down at commit)."""
+    return services.notifications_relay()
