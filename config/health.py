@@ -70,21 +70,27 @@ class ReadinessView(HealthCheckView):
         return checks
 
     async def get(self, request, *args, **kwargs):
-        with self.get_executor() as executor:
-            import asyncio
-
-            self.results = await asyncio.gather(
-                *(check.get_result(executor) for check in self.get_checks())
-            )
-        body = {
-            CHECK_NAMES[type(result.check)]: "ok" if not result.error else str(result.error)
-            for result in self.results
-        }
-        healthy = not any(result.error for result in self.results)
+        healthy, body = await readiness()
         return JsonResponse(
             {"status": "ok" if healthy else "unavailable", "checks": body},
             status=200 if healthy else 503,
         )
+
+
+async def readiness() -> tuple[bool, dict[str, str]]:
+    """Run every readiness check at once: (all passed, check name → "ok" or the error)."""
+    import asyncio
+
+    view = ReadinessView()
+    with view.get_executor() as executor:
+        results = await asyncio.gather(
+            *(check.get_result(executor) for check in view.get_checks())
+        )
+    body = {
+        CHECK_NAMES[type(result.check)]: "ok" if not result.error else str(result.error)
+        for result in results
+    }
+    return not any(result.error for result in results), body
 
 
 @require_GET

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "events",
     "leaderboard",
     "graphql_api",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "operations.middleware.RequestMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -301,6 +303,22 @@ NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 10000
 # A notify() whose after-commit work has not all gone out after this many seconds (the broker or
 # Redis was down at commit) is sent again from the database by the every-minute relay.
 NOTIFICATIONS_RELAY_GRACE_SECONDS = env_int("NOTIFICATIONS_RELAY_GRACE_SECONDS", 60)
+
+# Operations (operations/): Prometheus metrics, the status endpoint, alerts.
+# Every process (web, worker, beat) writes its metrics to files in one directory and /metrics
+# sums them (prometheus-client's multiprocess mode). The library reads the variable when it is
+# first imported, so it is put into the environment here, before any metric exists.
+METRICS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR") or str(BASE_DIR / "var" / "metrics")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
+os.makedirs(METRICS_DIR, exist_ok=True)
+# A scraper sends "Authorization: Bearer <token>"; staff sessions need none. Empty = staff only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# WebSockets one web process is sized for; more raises the socket-budget alert.
+WEBSOCKET_BUDGET_PER_PROCESS = env_int("WEBSOCKET_BUDGET_PER_PROCESS", 5000)
+# Alert thresholds (operations/alerts.py, run every minute by beat).
+ALERT_DEAD_LETTERS_WINDOW_SECONDS = env_int("ALERT_DEAD_LETTERS_WINDOW_SECONDS", 900)
+ALERT_DEAD_LETTERS_THRESHOLD = env_int("ALERT_DEAD_LETTERS_THRESHOLD", 10)
+ALERT_QUEUE_AGE_SECONDS = env_int("ALERT_QUEUE_AGE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from config import health, views
 from events import views as events_views
 from notifications import views as notifications_views
 from notifications.api import api as notifications_api
+from operations import views as operations_views
 
 urlpatterns = [
     path("", events_views.home, name="home"),
@@ -23,4 +24,6 @@ urlpatterns = [
     path("leaderboard/", include("leaderboard.urls")),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("health/status", operations_views.status_view, name="health-status"),
+    path("metrics", operations_views.metrics_view, name="metrics"),
 ]

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from notifications import selectors
 from notifications.groups import user_group
 from notifications.models import Silenced
+from operations import metrics
 
 # Close codes in the 4000-4999 range are ours: 4401 = not logged in (the page does not retry).
 CLOSE_UNAUTHENTICATED = 4401
@@ -60,12 +61,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.group_name = user_group(user.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        metrics.socket_connected(self)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_id = _last_id((query.get("last_id") or [None])[0])
         if last_id is not None:
             await self.catch_up(last_id)
 
     async def disconnect(self, code):
+        metrics.socket_disconnected(self, code)
         group_name = getattr(self, "group_name", None)
         if group_name:
             await self.channel_layer.group_discard(group_name, self.channel_name)

@@ -23,6 +23,7 @@ from django.template.loader import select_template
 from django.utils import timezone
 
 from notifications import bulk, counters
+from operations import metrics
 from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
 from notifications.models import (
@@ -381,6 +382,20 @@ def _fan_out(
     # raised into the caller's response; the relay redoes what did not go out.
     transaction.on_commit(lambda: _send_owed(owed, relay_id=relay.pk), robust=True)
     silenced_count = len(in_app_recipients) - len(toast_ids)
+    in_app_limited = sum(
+        1 for notification_id, user_id in created
+        if notification_id in rate_limited and channels_of[user_id][0]
+    )
+    transaction.on_commit(
+        lambda: metrics.notifications_created(
+            kind=kind,
+            priority=priority,
+            created=len(created),
+            quiet_hours=silenced_count - in_app_limited,
+            rate_limited=in_app_limited,
+            in_app_off=len(created) - len(in_app_recipients),
+        )
+    )
     return NotifyResult(
         created=len(created),
         duplicates=len(targets) - len(created),

@@ -30,6 +30,24 @@ HALF_OPEN = "half_open"
 
 # Failure counts older than this are forgotten: failures a day apart are not "consecutive".
 FAILURE_MEMORY_SECONDS = 24 * 3600
+# The providers that ever failed, for monitoring (a breaker without a failure is closed).
+KNOWN_PROVIDERS_KEY = "delivery:breaker:providers"
+
+
+def known_providers() -> list[str]:
+    return sorted(cache.get(KNOWN_PROVIDERS_KEY) or [])
+
+
+def breaker_states() -> dict[str, str]:
+    """Provider → closed / open / half_open, for every provider that has failed."""
+    return {provider: CircuitBreaker(provider).state() for provider in known_providers()}
+
+
+def _remember_provider(provider: str) -> None:
+    # Read-modify-write: two first failures at once may drop one name until its next failure.
+    known = cache.get(KNOWN_PROVIDERS_KEY) or []
+    if provider not in known:
+        cache.set(KNOWN_PROVIDERS_KEY, [*known, provider], timeout=None)
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,8 @@ class CircuitBreaker:
             cache.set(self._failures_key, 1, timeout=FAILURE_MEMORY_SECONDS)
             failures = 1
         was_open = cache.get(self._open_until_key) is not None
+        if failures == 1:
+            _remember_provider(self.provider)
         if was_open or failures >= self.threshold():
             cache.set(self._open_until_key, time.time() + self.cooldown(), timeout=None)
             cache.delete(self._probe_key)

@@ -38,6 +38,7 @@ from notifications.models import (
     PushSubscription,
 )
 from notifications.services import preference_set
+from operations import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
         row.attempts += 1
         row.next_attempt_at = lease_until
         row.claim_token = token
+    metrics.deliveries_claimed(rows)
     return rows
 
 
@@ -221,9 +223,11 @@ def _attempt(
         if circuit is not None:
             permission = circuit.allow()
             if not permission.allowed:
+                metrics.deliveries_finished(rows, DEFERRED)
                 return _defer(ids, circuit.provider, permission.retry_at, token=token)
         message_id = send()
     except CircuitOpen as exc:
+        metrics.deliveries_finished(rows, DEFERRED)
         return _defer(ids, exc.provider, exc.retry_at, token=token)
     except PermanentDeliveryError as exc:
         if circuit is not None:
@@ -259,6 +263,7 @@ def _attempt(
             ids,
             message_id,
         )
+    metrics.deliveries_finished(rows, SENT)
     for row in rows:
         outbox.record(
             channel=row.channel,
@@ -296,9 +301,12 @@ def _defer(ids: list[int], provider: str, retry_at: float, *, token) -> str:
 def _mark_dead(ids: list[int], error: str, *, token) -> None:
     """Bury rows; ``token`` is the claim that must still hold them (None: rows not leased)."""
     logger.warning("Deliveries %s are dead: %s", ids, error)
-    Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+    burying = Delivery.objects.filter(pk__in=ids, claim_token=token)
+    metrics.dead_lettered(burying.values_list("channel", flat=True))  # rare: one more query
+    # update() leaves auto_now alone; updated_at is when the row died (dead letters per hour).
+    burying.update(
         status=DeliveryStatus.DEAD, last_error=error[:2000], next_attempt_at=None,
-        claim_token=None,
+        updated_at=timezone.now(), claim_token=None,
     )
 
 
@@ -315,6 +323,7 @@ def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float]
             continue
         delay = policy.retry_delay(row.attempts)
         delays.append(delay)
+        metrics.deliveries_finished([row], FAILED)
         Delivery.objects.filter(pk=row.pk, claim_token=token).update(
             status=DeliveryStatus.FAILED,
             next_attempt_at=now + timedelta(seconds=delay),

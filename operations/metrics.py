@@ -1,0 +1,336 @@
+"""Prometheus metrics of every Herald process, and the functions the code calls to move them.
+
+prometheus-client's multiprocess mode: each process (daphne web processes, Celery worker
+processes, beat) writes its samples to memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR``
+(``settings.METRICS_DIR``), and ``/metrics`` sums the files of every process on the host.
+Counters and histograms of a process that exited stay in the sum; gauges are per live process
+(``pid`` label) and the files of dead processes are removed (``process_started``,
+``process_exited``). Values read from other stores at scrape time (queue depth, breaker state)
+come from ``operations.collectors``.
+
+Every function here is cheap (a few memory writes) and never raises into the caller.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import multiprocess
+
+logger = logging.getLogger(__name__)
+
+# Buckets in seconds: sub-millisecond socket pushes up to a provider that takes a minute.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+# --- WebSockets ------------------------------------------------------------------------------
+WEBSOCKETS_OPEN = Gauge(
+    "herald_websockets_open", "WebSockets open in this web process.", ["role"],
+    multiprocess_mode="liveall",
+)
+WEBSOCKET_CONNECTS = Counter(
+    "herald_websocket_connects", "WebSockets accepted.", ["consumer"]
+)
+WEBSOCKET_DISCONNECTS = Counter(
+    "herald_websocket_disconnects", "WebSockets closed, by close code.", ["consumer", "code"]
+)
+
+# --- Notifications -----------------------------------------------------------------------------
+NOTIFICATIONS_CREATED = Counter(
+    "herald_notifications_created", "Notification rows created (committed).", ["kind", "priority"]
+)
+NOTIFICATIONS_SILENCED = Counter(
+    "herald_notifications_silenced",
+    "Notifications stored without a toast, by reason (quiet_hours, rate_limit) or without an "
+    "in-app row at all because the recipient turned the channel off (preference).",
+    ["reason"],
+)
+INAPP_PUSHES = Counter("herald_inapp_pushes", "In-app notification events sent to sockets.")
+INAPP_PUSH_LATENCY = Histogram(
+    "herald_inapp_push_latency_seconds",
+    "From the notification's commit (its push task being queued) to the socket send.",
+    buckets=LATENCY_BUCKETS,
+)
+
+# --- External delivery ---------------------------------------------------------------------------
+DELIVERIES = Counter(
+    "herald_deliveries",
+    "Delivery attempts by outcome (sent, failed, dead, deferred).",
+    ["channel", "status"],
+)
+DELIVERY_ATTEMPTS = Counter(
+    "herald_delivery_attempts", "Delivery rows claimed for a provider call.", ["channel"]
+)
+DEAD_LETTERS = Counter(
+    "herald_dead_letters", "Delivery rows that became dead letters.", ["channel"]
+)
+DELIVERY_LATENCY = Histogram(
+    "herald_delivery_latency_seconds",
+    "From the Delivery row's creation to the provider accepting it.",
+    ["channel"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# --- HTTP and the process ------------------------------------------------------------------------
+HTTP_LATENCY = Histogram(
+    "herald_http_request_duration_seconds",
+    "Django request handling time, by view name.",
+    ["view", "method"],
+    buckets=HTTP_BUCKETS,
+)
+HTTP_RESPONSES = Counter(
+    "herald_http_responses", "HTTP responses by view and status class.", ["view", "status"]
+)
+PROCESS_CPU = Gauge(
+    "herald_process_cpu_seconds", "CPU time (user + system) this process used.", ["role"],
+    multiprocess_mode="liveall",
+)
+PROCESS_RSS = Gauge(
+    "herald_process_resident_memory_bytes", "Resident memory of this process.", ["role"],
+    multiprocess_mode="liveall",
+)
+
+SAMPLE_INTERVAL_SECONDS = 10
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _safe(function):
+    """Metrics must never break the code they observe: log and carry on."""
+
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception:  # noqa: BLE001
+            logger.warning("Metric update %s failed", function.__name__, exc_info=True)
+            return None
+
+    wrapped.__name__ = function.__name__
+    wrapped.__doc__ = function.__doc__
+    return wrapped
+
+
+def role() -> str:
+    """What this process is, for the ``role`` label: web, worker, beat or other."""
+    argv = " ".join(sys.argv)
+    if "celery" in argv:
+        return "beat" if " beat" in argv else "worker"
+    if "serve" in argv or "daphne" in argv:
+        return "web"
+    return "other"
+
+
+# --- WebSockets ---------------------------------------------------------------------------------
+
+
+@_safe
+def socket_connected(consumer) -> None:
+    """Call right after ``accept()``: the socket counts as open until ``socket_disconnected``."""
+    consumer._metrics_open = True
+    WEBSOCKET_CONNECTS.labels(type(consumer).__name__).inc()
+    WEBSOCKETS_OPEN.labels(role()).inc()
+
+
+@_safe
+def socket_disconnected(consumer, code) -> None:
+    """Call from ``disconnect(code)``; refused sockets (never counted open) count their code."""
+    WEBSOCKET_DISCONNECTS.labels(type(consumer).__name__, str(code)).inc()
+    if getattr(consumer, "_metrics_open", False):
+        consumer._metrics_open = False
+        WEBSOCKETS_OPEN.labels(role()).dec()
+
+
+# --- Notifications --------------------------------------------------------------------------
+
+
+@_safe
+def notifications_created(
+    *, kind: str, priority: str, created: int, quiet_hours: int, rate_limited: int,
+    in_app_off: int,
+) -> None:
+    NOTIFICATIONS_CREATED.labels(kind, priority).inc(created)
+    for reason, count in (
+        ("quiet_hours", quiet_hours), ("rate_limit", rate_limited), ("preference", in_app_off)
+    ):
+        if count:
+            NOTIFICATIONS_SILENCED.labels(reason).inc(count)
+
+
+@_safe
+def inapp_pushed(*, count: int, since: float) -> None:
+    """``count`` events sent, the batch's push having been queued at ``since`` (epoch)."""
+    if count:
+        INAPP_PUSHES.inc(count)
+    INAPP_PUSH_LATENCY.observe(max(0.0, time.time() - since))
+
+
+# --- Delivery -----------------------------------------------------------------------------------
+
+
+@_safe
+def deliveries_claimed(rows: Iterable) -> None:
+    for row in rows:
+        DELIVERY_ATTEMPTS.labels(row.channel).inc()
+
+
+@_safe
+def deliveries_finished(rows: Iterable, status: str) -> None:
+    """Rows that ended one attempt in ``status`` (sent, failed, deferred); sent rows observe
+    their latency. Dead letters go through ``dead_lettered``."""
+    now = time.time()
+    for row in rows:
+        DELIVERIES.labels(row.channel, status).inc()
+        if status == "sent":
+            DELIVERY_LATENCY.labels(row.channel).observe(
+                max(0.0, now - row.created_at.timestamp())
+            )
+
+
+@_safe
+def dead_lettered(channels: Iterable[str]) -> None:
+    """One channel name per row that became a dead letter."""
+    for channel in channels:
+        DELIVERIES.labels(channel, "dead").inc()
+        DEAD_LETTERS.labels(channel).inc()
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+@_safe
+def http_request(*, view: str, method: str, status: int, seconds: float) -> None:
+    HTTP_LATENCY.labels(view, method).observe(seconds)
+    HTTP_RESPONSES.labels(view, f"{status // 100}xx").inc()
+
+
+# --- The process ---------------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@_safe
+def sample_process() -> None:
+    times = os.times()
+    label = role()
+    PROCESS_CPU.labels(label).set(times.user + times.system)
+    PROCESS_RSS.labels(label).set(_rss_bytes())
+
+
+_sampler_pid: int | None = None
+
+
+def _sample_forever() -> None:
+    while True:
+        sample_process()
+        time.sleep(SAMPLE_INTERVAL_SECONDS)
+
+
+def _start_sampler() -> None:
+    """One daemon thread per process keeps its CPU and memory gauges fresh."""
+    global _sampler_pid
+    if _sampler_pid == os.getpid():
+        return
+    _sampler_pid = os.getpid()
+    threading.Thread(target=_sample_forever, name="metrics-sampler", daemon=True).start()
+
+
+_LIVE_FILE = re.compile(r"^gauge_live\w+?_(\d+)\.db$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@_safe
+def remove_stale_gauges(directory: str | None = None) -> list[int]:
+    """Drop the per-process gauge files of processes that no longer run (a killed worker, a
+    crashed web process), so their sockets and memory stop counting. Returns those pids."""
+    directory = directory or os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    dead = set()
+    for path in glob.glob(os.path.join(directory, "gauge_live*.db")):
+        match = _LIVE_FILE.match(os.path.basename(path))
+        if match and not _pid_alive(int(match.group(1))):
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, directory)
+    _remove_empty_files(directory)
+    return sorted(dead)
+
+
+_PID_FILE = re.compile(r"^\w+?_(\d+)\.db$")
+
+
+def _remove_empty_files(directory: str) -> None:
+    """Every short-lived command (migrate, check) leaves files of zeros behind; those add
+    nothing to any sum, so they go. Files of exited processes that counted something stay:
+    removing them would make their counters go backwards."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        match = _PID_FILE.match(os.path.basename(path))
+        if not match or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            values = list(MmapedDict.read_all_values_from_file(path))
+        except (OSError, ValueError):
+            continue
+        if all(value == 0 for _, value, _, _ in values):
+            os.remove(path)
+
+
+@_safe
+def process_exited(pid: int | None = None) -> None:
+    multiprocess.mark_process_dead(pid or os.getpid())
+
+
+def process_started() -> None:
+    """At start-up and after a fork: clean up after dead processes, start sampling this one."""
+    remove_stale_gauges()
+    _start_sampler()
+
+
+def _after_fork() -> None:
+    global _sampler_pid
+    _sampler_pid = None
+    _start_sampler()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+atexit.register(process_exited)
+
+
+def open_sockets_by_process() -> dict[str, int]:
+    """``pid`` → open WebSockets, for every live web process on this host (from the files)."""
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    sockets: dict[str, int] = {}
+    for family in registry.collect():
+        if family.name == "herald_websockets_open":
+            for sample in family.samples:
+                pid = sample.labels.get("pid", "")
+                sockets[pid] = sockets.get(pid, 0) + int(sample.value)
+    return sockets
