@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from graphql_api import limits
+from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
 
 
@@ -34,5 +35,6 @@ class Schema(strawberry.Schema):
 
 schema = Schema(
     query=Query,
+    mutation=Mutation,
     extensions=[*limits.extensions(), lambda: MaskErrors(should_mask_error=_unexpected)],
 )

@@ -28,7 +28,10 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def _authenticate(raw_key: str | None):
+def authenticate_api_key(raw_key: str | None):
+    """The active ApiKey for ``raw_key`` (None when unknown), counted against its rate limit.
+
+    Raises ApiKeyRevoked or RateLimited; shared by the HTTP API and the GraphQL API."""
     if not raw_key:
         return None
     api_key = selectors.api_key_for(raw_key=raw_key)
@@ -47,12 +50,12 @@ class ApiKeyHeader(APIKeyHeader):
     param_name = "X-Api-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None):
-        return _authenticate(key)
+        return authenticate_api_key(key)
 
 
 class ApiKeyBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        return _authenticate(token)
+        return authenticate_api_key(token)
 
 
 api = NinjaAPI(
@@ -127,24 +130,15 @@ def create_notification(
 ):
     """Create one notification per recipient (see the kinds catalogue) and deliver it on every
     channel the recipient has on. Retrying with the same `Idempotency-Key` is safe."""
-    subject = None
-    if payload.subject:
-        subject = selectors.subject_for(reference=payload.subject)
-        if subject is None:
-            return _error(request, 400, f"Unknown subject {payload.subject!r}")
-    result = services.api_notification_create(
-        api_key=request.auth,
-        idempotency_key=idempotency_key,
-        fingerprint=services.request_fingerprint(json.loads(request.body)),
-        kind=payload.kind,
-        recipient_ids=payload.recipients,
-        topic=payload.topic,
-        subject=subject,
-        context=payload.context,
-        priority=payload.priority,
-        url=payload.url,
-        dedupe_key=payload.dedupe_key,
-    )
+    try:
+        result = services.api_notification_send(
+            api_key=request.auth,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            body=json.loads(request.body),
+        )
+    except services.UnknownSubject as unknown:
+        return _error(request, 400, str(unknown))
     response = api.create_response(request, result.body, status=result.status_code)
     if result.replayed:
         response["Idempotent-Replayed"] = "true"

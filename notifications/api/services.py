@@ -27,6 +27,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used with a different body."""
 
 
+class UnknownSubject(ValueError):
+    """The ``subject`` reference names no object an API client may name."""
+
+
 @dataclass(frozen=True)
 class ApiResult:
     status_code: int
@@ -153,3 +157,33 @@ def api_notification_create(
         record.response = body
         record.save(update_fields=["status_code", "response"])
     return ApiResult(201, body)
+
+
+def api_notification_send(
+    *, api_key: ApiKey, idempotency_key: str, payload, body: dict
+) -> ApiResult:
+    """``api_notification_create`` for a validated ``NotificationIn`` and the body it came from
+    (the fingerprint). Shared by the HTTP API and GraphQL's ``sendNotification``.
+
+    Raises ``UnknownSubject`` and ``IdempotencyConflict``.
+    """
+    from notifications.api.selectors import subject_for
+
+    subject = None
+    if payload.subject:
+        subject = subject_for(reference=payload.subject)
+        if subject is None:
+            raise UnknownSubject(f"Unknown subject {payload.subject!r}")
+    return api_notification_create(
+        api_key=api_key,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(body),
+        kind=payload.kind,
+        recipient_ids=payload.recipients,
+        topic=payload.topic,
+        subject=subject,
+        context=payload.context,
+        priority=payload.priority,
+        url=payload.url,
+        dedupe_key=payload.dedupe_key,
+    )
