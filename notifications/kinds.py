@@ -56,6 +56,8 @@ GAME_SCORED = "game_scored"
 RANK_CHANGED = "rank_changed"
 RATE_LIMIT_SUMMARY = "rate_limit_summary"
 EMAIL_DIGEST = "email_digest"
+OPS_ALERT = "ops_alert"
+BROADCAST = "broadcast"
 
 KINDS: dict[str, Kind] = {
     kind.key: kind
@@ -84,6 +86,10 @@ KINDS: dict[str, Kind] = {
              "A burst of one kind collapsed into one summary.", internal=True),
         Kind(EMAIL_DIGEST, "Email digest", Priority.LOW, frozenset({Channel.EMAIL}),
              "Low-priority emails of a window sent as one.", internal=True),
+        Kind(OPS_ALERT, "Operations alert", Priority.URGENT, IN_APP_ONLY,
+             "Staff only: a dead-letter, breaker, queue or socket alarm.", internal=True),
+        Kind(BROADCAST, "Announcement", Priority.NORMAL, IN_APP_ONLY,
+             "An announcement from the site's staff."),
     )
 }
 
