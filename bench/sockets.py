@@ -77,6 +77,26 @@ def die_with_parent(sig=signal.SIGKILL) -> None:
         pass
 
 
+def somaxconn() -> int:
+    try:
+        return int(Path("/proc/sys/net/core/somaxconn").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped because an accept queue was full."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for header, values in zip(lines[::2], lines[1::2]):
+        if header.startswith("TcpExt:"):
+            fields = dict(zip(header.split()[1:], values.split()[1:]))
+            return int(fields.get("ListenOverflows", 0))
+    return None
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -224,6 +244,8 @@ def floor_process(conn, redis_url: str, channel: str) -> None:
 
 
 async def _floor_main(conn, redis_url, channel):
+    import logging
+
     import redis.asyncio as aioredis
     from websockets.asyncio.server import broadcast, serve
 
@@ -233,7 +255,11 @@ async def _floor_main(conn, redis_url, channel):
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub()
     await pubsub.subscribe(channel)
-    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+    # A handshake the client gave up on is counted by the client, not logged here.
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)
+    # The kernel's accept queue as deep as it allows (asyncio's default is 100): a 500/s ramp
+    # on a busy machine overflows a shallow one and every overflow costs the client a SYN retry.
+    async with serve(handler, "127.0.0.1", 0, max_size=None, backlog=somaxconn()) as server:
         conn.send(("ready", server.sockets[0].getsockname()[1]))
         async for message in pubsub.listen():
             if message["type"] == "message":
@@ -254,6 +280,8 @@ def parse_args():
     parser.add_argument("--timeout", type=float, default=300, help="global deadline, seconds")
     parser.add_argument("--deliver-timeout", type=float, default=30,
                         help="seconds to wait for the frame on every socket")
+    parser.add_argument("--open-timeout", type=float, default=10,
+                        help="seconds a client waits for its handshake")
     parser.add_argument("--priority", default=None,
                         help="notification priority (default: the kind's, normal)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-server floor")
@@ -488,22 +516,32 @@ def start_server(run: Run, args, port: int, deadline: Deadline) -> None:
                        f"worker={worker_ready}); see {run.log_path}")
 
 
-def web_processes(run: Run, port: int) -> list:
-    """honcho's descendants that serve the port: ``manage.py serve`` or daphne, listening."""
+def listening_ports(proc) -> set[int]:
     import psutil
 
-    candidates = []
+    return {c.laddr.port for c in proc.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr}
+
+
+def web_processes(run: Run, port: int) -> list:
+    """honcho's descendants running ``manage.py serve`` or daphne that listen on a TCP port.
+
+    Those on the benchmark's port first; if none listens there (a proxy in front), those that
+    listen anywhere. A supervisor holding the socket for its children serves nothing itself.
+    """
+    import psutil
+
+    listeners = {}
     for proc in psutil.Process(run.honcho.pid).children(recursive=True):
         try:
             cmdline = " ".join(proc.cmdline())
-            if not (("manage.py" in cmdline and " serve" in cmdline) or "daphne" in cmdline):
-                continue
-            if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
-                   for c in proc.net_connections(kind="tcp")):
-                candidates.append(proc)
+            if ("manage.py" in cmdline and " serve" in cmdline) or "daphne" in cmdline:
+                ports = listening_ports(proc)
+                if ports:
+                    listeners[proc] = ports
         except psutil.Error:
             continue
-    # A supervisor that holds the listening socket for its children serves nothing itself.
+    candidates = [proc for proc, ports in listeners.items() if port in ports] or list(listeners)
     pids = {proc.pid for proc in candidates}
     leaves = []
     for proc in candidates:
@@ -515,15 +553,17 @@ def web_processes(run: Run, port: int) -> list:
     return leaves or candidates
 
 
-def socket_counts(procs: list, port: int) -> dict[int, int]:
+def socket_counts(procs: list) -> dict[int, int]:
+    """Established connections per process on the ports it listens on."""
     import psutil
 
     counts = {}
     for proc in procs:
         try:
+            ports = listening_ports(proc)
             counts[proc.pid] = sum(
                 1 for c in proc.net_connections(kind="tcp")
-                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port in ports
             )
         except psutil.Error:
             counts[proc.pid] = 0
@@ -566,7 +606,8 @@ def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, toke
     share = [cookies[i :: args.clients] for i in range(args.clients)]
     start_at = time.time() + 1.0 + 0.3 * args.clients  # after the processes have started
     ramp_s = len(cookies) / args.ramp
-    open_timeout = 10.0
+    open_timeout = args.open_timeout
+    overflows_before = listen_overflows()
     pipes = []
     for part in share:
         parent_end, child_end = ctx.Pipe()
@@ -598,6 +639,10 @@ def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, toke
           f"p99 {percentile(handshakes, 99):.1f} ms, "
           f"max {max(handshakes, default=float('nan')):.1f} ms; "
           f"clients' worst lag behind the ramp {lag:.2f} s")
+    overflows = listen_overflows()
+    if overflows is not None and overflows_before is not None:
+        print(f"{label}: accept-queue overflows during the ramp (whole machine): "
+              f"{overflows - overflows_before}")
     if failures:
         print(f"{label}: failed handshakes: {dict(failures)}")
     if early:
@@ -658,12 +703,48 @@ def print_delivery(label: str, result: dict) -> None:
         print(f"{label}: sockets closed by the server (close codes): {dict(result['closes'])}")
 
 
-def server_errors(log_path: str) -> tuple[int, list[str]]:
-    lines = Path(log_path).read_text(errors="replace").splitlines()
+def drain_worker(deadline: Deadline, cap: float) -> float | None:
+    """Wait until the broker's queues are empty and the worker runs no task; seconds or None.
+
+    Stopping the worker in the middle of a push would log its own errors and hide the product's.
+    """
+    from django.conf import settings
+    from kombu.exceptions import ChannelError
+
+    from config.celery import app
+
+    def waiting(channel, name) -> int:
+        try:
+            return channel.queue_declare(name, passive=True).message_count
+        except ChannelError:  # never used, so nothing waits in it
+            return 0
+
+    began = time.monotonic()
+    stop_at = began + deadline.left(cap)
+    while time.monotonic() < stop_at:
+        with app.connection_for_read() as conn:
+            queued = sum(waiting(conn.default_channel, name)
+                         for name in settings.CELERY_TASK_QUEUES_BY_PRIORITY)
+        if not queued:
+            active = app.control.inspect(timeout=1.0).active() or {}
+            if not any(active.values()):
+                return time.monotonic() - began
+        time.sleep(0.5)
+    return None
+
+
+def server_errors(log_path: str, upto: int | None = None) -> tuple[int, list[str], int]:
+    """Error lines, a few distinct ones (without honcho's prefix), and WARNING lines.
+
+    ``upto``: only the log's first bytes (what was written before the server was stopped).
+    """
+    with open(log_path, "rb") as log:
+        text = log.read(upto if upto is not None else -1).decode(errors="replace")
+    lines = text.splitlines()
     matched = [line for line in lines if ERROR_LINE.search(line)]
     distinct = list(dict.fromkeys(re.sub(r"^\S+ \S+\s*\| ", "", line).strip()[:200]
                                   for line in matched))
-    return len(matched), distinct[:8]
+    return len(matched), distinct[:8], sum(" WARNING " in line for line in lines)
 
 
 def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: dict) -> None:
@@ -705,7 +786,7 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
     time.sleep(min(3.0, deadline.left()))
     cpu = cpu_percent(procs, min(5.0, deadline.left()))
     rss_after = rss_mb(procs)
-    counts = socket_counts(procs, port)
+    counts = socket_counts(procs)
     for proc in procs:
         print(f"web pid {proc.pid}: {counts[proc.pid]} sockets, RSS {rss_after[proc.pid]:.1f} MB "
               f"(+{rss_after[proc.pid] - rss_before[proc.pid]:.1f}), idle CPU "
@@ -739,10 +820,16 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
     except psutil.Error:
         proc_count = 0
     close_clients(run, pipes, deadline)
+    drained = drain_worker(deadline, 60)
+    print("worker: " + ("still busy after 60 s, stopped anyway" if drained is None
+                        else f"idle {drained:.1f} s after the frames were collected"))
+    running_log = Path(run.log_path).stat().st_size
     run.stop_server()
-    errors, samples = server_errors(run.log_path)
+    errors, samples, warnings = server_errors(run.log_path, upto=running_log)
     summary["errors"] = errors
-    print(f"server log: {errors} error lines ({proc_count} processes under honcho)")
+    print(f"server log: {errors} error lines, {warnings} warnings while running "
+          f"({proc_count} processes under honcho); "
+          f"{server_errors(run.log_path)[0] - errors} error lines while stopping")
     for line in samples:
         print(f"  {line}")
 
