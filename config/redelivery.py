@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task
+from celery.contrib.django.task import DjangoTask
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,9 @@ def _dead_letter(task: Task, starts: int, args, kwargs) -> None:
         logger.exception("Dead task %s[%s] could not be recorded", task.name, request.id)
 
 
-class BoundedRedeliveryTask(Task):
-    """The base of every task of the app (``Celery(task_cls=...)``)."""
+class BoundedRedeliveryTask(DjangoTask):
+    """The base of every task of the app (``Celery(task_cls=...)``); keeps Django's
+    ``delay_on_commit``."""
 
     def __call__(self, *args, **kwargs):
         request = self.request

@@ -167,6 +167,10 @@ LEADERBOARD_LLM_BASE_URL = env_str("LEADERBOARD_LLM_BASE_URL")
 LEADERBOARD_LLM_MODEL = env_str("LEADERBOARD_LLM_MODEL", "gpt-4o-mini")
 LEADERBOARD_LLM_API_KEY = env_str("LEADERBOARD_LLM_API_KEY")
 LEADERBOARD_LLM_TIMEOUT = env_int("LEADERBOARD_LLM_TIMEOUT", 30)
+# A game ended this long ago and still unscored is swept: scored again, or failed after this many
+# scoring attempts (visible in the admin, which can queue it again).
+LEADERBOARD_SCORING_STALE_SECONDS = env_int("LEADERBOARD_SCORING_STALE_SECONDS", 1800)
+LEADERBOARD_SCORING_MAX_ATTEMPTS = env_int("LEADERBOARD_SCORING_MAX_ATTEMPTS", 12)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -23,12 +23,18 @@ class GameAdmin(admin.ModelAdmin):
     filter_horizontal = ("players",)
     readonly_fields = ("status", "ended_at", "scored_at", "scoring_attempts", "last_scoring_error")
     inlines = [GameSessionInline]
-    actions = ["end_and_score"]
+    actions = ["end_and_score", "retry_scoring"]
 
     @admin.action(description="End the selected games and score them")
     def end_and_score(self, request, queryset):
         ended = sum(services.game_end(game=game) for game in queryset)
         self.message_user(request, f"{ended} game(s) ended; scoring is queued.", messages.SUCCESS)
+
+    @admin.action(description="Score the selected failed games again")
+    def retry_scoring(self, request, queryset):
+        retried = sum(services.game_scoring_retry(game=game) for game in queryset)
+        self.message_user(request, f"Scoring queued again for {retried} failed game(s).",
+                          messages.SUCCESS)
 
 
 @admin.register(LeaderboardEntry)

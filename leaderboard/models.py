@@ -13,6 +13,8 @@ class Game(models.Model):
         PLAYING = "playing", "Playing"
         ENDED = "ended", "Ended, waiting for scores"
         SCORED = "scored", "Scored"
+        # Scoring gave up (see services.games_sweep_stuck); the admin can queue it again.
+        FAILED = "failed", "Scoring failed"
 
     title = models.CharField(max_length=200)
     players = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="games")

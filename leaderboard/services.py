@@ -8,6 +8,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -71,6 +72,53 @@ def game_end(*, game: Game) -> bool:
             game_score_task.delay_on_commit(game.pk)
     game.refresh_from_db(fields=["status", "ended_at"])
     return bool(ended)
+
+
+def games_sweep_stuck(*, now=None) -> dict[str, int]:
+    """Games ended longer than ``LEADERBOARD_SCORING_STALE_SECONDS`` ago and still unscored (the
+    scoring task ran out of retries, crashed, or never reached the broker): queue their scoring
+    again, or, once ``LEADERBOARD_SCORING_MAX_ATTEMPTS`` scorings have failed, mark them failed
+    (visible in the admin, logged at ERROR). Idempotent; scoring itself is exactly-once."""
+    from leaderboard.tasks import game_score_task
+
+    now = now or timezone.now()
+    stale = Game.objects.filter(
+        status=Game.Status.ENDED,
+        ended_at__lte=now - timedelta(seconds=settings.LEADERBOARD_SCORING_STALE_SECONDS),
+    )
+    max_attempts = settings.LEADERBOARD_SCORING_MAX_ATTEMPTS
+    given_up = list(
+        stale.filter(scoring_attempts__gte=max_attempts).values_list("pk", "last_scoring_error")
+    )
+    for game_id, error in given_up:
+        if Game.objects.filter(pk=game_id, status=Game.Status.ENDED).update(
+            status=Game.Status.FAILED
+        ):
+            logger.error(
+                "Game %s: scoring failed %d times, marked failed (last error: %s)",
+                game_id, max_attempts, error or "none recorded",
+            )
+    requeued = list(
+        stale.filter(scoring_attempts__lt=max_attempts).values_list("pk", flat=True)[:1000]
+    )
+    for game_id in requeued:
+        game_score_task.delay(game_id)
+    if requeued:
+        logger.warning("Scoring queued again for %d stuck games: %s", len(requeued), requeued)
+    return {"requeued": len(requeued), "failed": len(given_up)}
+
+
+def game_scoring_retry(*, game: Game) -> bool:
+    """Give a failed game a fresh set of scoring attempts and queue it after commit."""
+    from leaderboard.tasks import game_score_task
+
+    with transaction.atomic():
+        retried = Game.objects.filter(pk=game.pk, status=Game.Status.FAILED).update(
+            status=Game.Status.ENDED, scoring_attempts=0
+        )
+        if retried:
+            game_score_task.delay_on_commit(game.pk)
+    return bool(retried)
 
 
 def _scoring_request(game: Game) -> ScoringRequest:

@@ -29,3 +29,9 @@ def leaderboard_rebuild() -> dict:
 @shared_task(ignore_result=True)
 def leaderboard_broadcast() -> None:
     live.broadcast()
+
+
+@shared_task(name="leaderboard.tasks.sweep_stuck_games", ignore_result=True)
+def sweep_stuck_games() -> dict:
+    """Every five minutes (beat): re-queue or fail games stuck waiting for their scores."""
+    return services.games_sweep_stuck()
