@@ -13,6 +13,7 @@ import logging
 
 from celery import Task
 from celery.contrib.django.task import DjangoTask
+from django.db import OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,18 @@ def _dead_letter(task: Task, starts: int, args, kwargs) -> None:
 
 class BoundedRedeliveryTask(DjangoTask):
     """The base of every task of the app (``Celery(task_cls=...)``); keeps Django's
-    ``delay_on_commit``."""
+    ``delay_on_commit``.
+
+    A task that meets an unreachable database (``OperationalError``: PostgreSQL restarting) is
+    retried with backoff instead of failing; tasks that name their own ``autoretry_for`` keep
+    theirs. Tasks take ids and are idempotent, so a retry is always safe.
+    """
+
+    autoretry_for = (OperationalError,)
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 12
 
     def __call__(self, *args, **kwargs):
         request = self.request

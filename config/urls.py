@@ -27,3 +27,6 @@ urlpatterns = [
     path("health/status", operations_views.status_view, name="health-status"),
     path("metrics", operations_views.metrics_view, name="metrics"),
 ]
+
+# An unreachable database answers 503, not 500 (config/views.py).
+handler500 = "config.views.server_error"

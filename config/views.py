@@ -1,7 +1,24 @@
+import logging
+import sys
+
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
+
+logger = logging.getLogger(__name__)
+
+# Rendered without the database (no session, no user, no context processors).
+DATABASE_UNAVAILABLE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Herald is briefly unavailable</title>
+<meta http-equiv="refresh" content="10"></head>
+<body><h1>Herald is briefly unavailable</h1>
+<p>The database cannot be reached right now. This page retries by itself in a few seconds;
+nothing you sent before this page is lost.</p></body></html>
+"""
 
 
 @require_http_methods(["GET", "POST"])
@@ -15,3 +32,16 @@ def signup(request):
         return redirect("home")
     status = 400 if request.method == "POST" else 200
     return render(request, "registration/signup.html", {"form": form}, status=status)
+
+
+def server_error(request):
+    """``handler500``: an unreachable database (restart, failover) answers 503 with
+    ``Retry-After`` — the request may be repeated — instead of a 500; anything else is Django's
+    500."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("Database unavailable, answered 503: %s", exc)
+        response = HttpResponse(DATABASE_UNAVAILABLE, status=503)
+        response["Retry-After"] = "5"
+        return response
+    return defaults.server_error(request)

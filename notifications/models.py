@@ -225,6 +225,22 @@ class Delivery(models.Model):
         return f"{self.channel} for notification {self.notification_id}: {self.status}"
 
 
+class DigestClaim(models.Model):
+    """Who is sending a user's email digest right now: one row per user at most (the primary
+    key), so two digest tasks of the same user (beat started twice, a redelivered message, a
+    Redis restart) never both send. Expires with ``until`` if its worker dies."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+        related_name="+",
+    )
+    token = models.UUIDField()
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"digest of {self.user_id} until {self.until:%H:%M:%S}"
+
+
 class NotifyRelay(models.Model):
     """What a committed ``notify()`` still owes outside the database: its in-app pushes, badge
     updates, delivery enqueue and rate-limit summaries.

@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +33,7 @@ from notifications.models import (
     ContactPoint,
     Delivery,
     DeliveryStatus,
+    DigestClaim,
     Priority,
     PushSubscription,
 )
@@ -450,16 +450,35 @@ def deliveries_hold_for_digest(*, delivery_ids: list[int]) -> set[int]:
 def digest_send(*, user_id: int) -> str:
     """Send one user's held low-priority emails as one digest, once the oldest of them is due.
 
-    Rows due within the next window ride along, so a burst goes out as one email. A cache lock
-    keeps two digests of the same user from running at once. Idempotent.
+    Rows due within the next window ride along, so a burst goes out as one email. A
+    ``DigestClaim`` row (one per user, by its primary key) keeps two digests of the same user
+    from running at once. Idempotent.
     """
-    lock = f"delivery:digest:{user_id}"
-    if not cache.add(lock, 1, timeout=settings.DELIVERY_CLAIM_SECONDS):
+    token = _digest_claim(user_id)
+    if token is None:
         return SKIPPED
     try:
         return _digest_send(user_id)
     finally:
-        cache.delete(lock)
+        DigestClaim.objects.filter(user_id=user_id, token=token).delete()
+
+
+def _digest_claim(user_id: int) -> uuid.UUID | None:
+    """Take the user's digest claim (a new row, or one whose holder's time ran out); None when
+    another digest of this user holds it."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
+    if DigestClaim.objects.filter(user_id=user_id, until__lte=now).update(
+        token=token, until=until
+    ):
+        return token
+    try:
+        with transaction.atomic():
+            DigestClaim.objects.create(user_id=user_id, token=token, until=until)
+    except IntegrityError:
+        return None
+    return token
 
 
 def _digest_send(user_id: int) -> str:

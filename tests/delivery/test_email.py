@@ -213,3 +213,27 @@ def test_a_long_digest_lists_the_newest_and_counts_the_rest(settings):
     assert "Item 0\n" not in digest.body
     assert "…and 5 more." in digest.body
     assert "…and 5 more." in digest.alternatives[0][0]
+
+
+def test_a_second_digest_of_the_same_user_while_one_is_sending_is_skipped(
+    django_capture_on_commit_callbacks, settings
+):
+    from .backends import SecondDigestDuringSendBackend
+
+    SecondDigestDuringSendBackend.second_outcome = []
+    settings.EMAIL_BACKEND = "tests.delivery.backends.SecondDigestDuringSendBackend"
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(2):
+            notify_email(user, f"low:twice:{number}", priority="low", title=f"News {number}")
+    email_rows(user).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    assert tasks.send_email_digest(user.pk) == services.SENT
+
+    # The claim is a database row, not a cache key: the wiped cache let nobody in.
+    assert SecondDigestDuringSendBackend.second_outcome == [services.SKIPPED]
+    assert len(mail.outbox) == 1
+    # The late row goes out with the next digest, alone.
+    assert tasks.send_email_digest(user.pk) == services.SENT
+    assert len(mail.outbox) == 2
+    assert set(email_rows(user).values_list("status", flat=True)) == {DeliveryStatus.SENT}
