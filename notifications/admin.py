@@ -9,6 +9,7 @@ from notifications import selectors, services
 from notifications.delivery import admin as delivery_admin  # noqa: F401  (Delivery, ApiKey)
 from notifications.kinds import KINDS
 from notifications.models import (
+    Channel,
     ContactPoint,
     Delivery,
     Notification,
@@ -61,21 +62,23 @@ class NotificationAdmin(admin.ModelAdmin):
         "clicked_at", "dismissed_at", "created_at",
     )
 
-    # Above the list: delivered / seen / clicked per kind over the last days (the center
-    # records seen and clicked).
+    # Above the list: sent / seen / clicked per kind and channel over the last days (the
+    # center records in-app seen and clicked, the signed links email and web push clicks).
     change_list_template = "admin/notifications/notification/change_list.html"
     ENGAGEMENT_DAYS = 30
 
     def changelist_view(self, request, extra_context=None):
         since = timezone.now() - timedelta(days=self.ENGAGEMENT_DAYS)
         labels = {key: kind.label for key, kind in KINDS.items()}
-        engagement = [
-            {**row, "label": labels.get(row["kind"], row["kind"])}
-            for row in selectors.engagement_by_kind(since=since)
+        channels = dict(Channel.choices)
+        ledger = [
+            {**row, "label": labels.get(row["kind"], row["kind"]),
+             "channel_label": channels[row["channel"]]}
+            for row in selectors.delivery_ledger(since=since)
         ]
         extra_context = {
             **(extra_context or {}),
-            "engagement": engagement,
+            "ledger": ledger,
             "engagement_days": self.ENGAGEMENT_DAYS,
         }
         return super().changelist_view(request, extra_context=extra_context)

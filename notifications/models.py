@@ -207,6 +207,9 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The first time the recipient followed the message's link (email: the signed redirect;
+    # web push: the service worker's report). SMS links are not tracked.
+    clicked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

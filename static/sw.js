@@ -4,7 +4,8 @@
  *   the center still opens without a network and says it is offline.
  * - Pages are network-first: the server's copy wins whenever it answers, and a fresh center
  *   replaces the cached one. HTMX fragment requests and POSTs are never cached.
- * - Shows web push messages and opens the notification's page when one is clicked.
+ * - Shows web push messages and opens the notification's page when one is clicked, reporting
+ *   the click to the server.
  */
 var SHELL_CACHE = "herald-shell-v1";
 var PAGES_CACHE = "herald-pages-v1";
@@ -97,20 +98,32 @@ self.addEventListener("push", function (event) {
   event.waitUntil(self.registration.showNotification(title, {
     body: data.body || "",
     tag: data.tag || (data.id ? "notification-" + data.id : undefined),
-    data: { url: data.url || CENTER_PATH },
+    data: { url: data.url || CENTER_PATH, click: data.click },
     icon: data.icon
   }));
 });
 
+// The click is reported to the server (its signed "click" URL records it on the delivery); a
+// failed report never keeps the page from opening.
+function reportClick(data) {
+  if (!data || !data.click) { return Promise.resolve(); }
+  return fetch(data.click, { method: "POST", credentials: "omit", keepalive: true })
+    .catch(function () {});
+}
+
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
-  var target = new URL((event.notification.data && event.notification.data.url) || CENTER_PATH, self.location.origin).href;
-  event.waitUntil(
+  var data = event.notification.data || {};
+  var target = new URL(data.url || CENTER_PATH, self.location.origin).href;
+  // The window opens at once (the click's permission to open one is short-lived); the report
+  // runs beside it.
+  event.waitUntil(Promise.all([
+    reportClick(data),
     self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
       for (var i = 0; i < windows.length; i++) {
         if (windows[i].url === target && "focus" in windows[i]) { return windows[i].focus(); }
       }
       return self.clients.openWindow(target);
     })
-  );
+  ]));
 });

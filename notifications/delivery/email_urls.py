@@ -6,4 +6,5 @@ app_name = "email"
 
 urlpatterns = [
     path("unsubscribe/<str:token>", views.email_unsubscribe, name="unsubscribe"),
+    path("click/<str:token>", views.email_click, name="click"),
 ]

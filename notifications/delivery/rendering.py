@@ -12,10 +12,10 @@ import json
 from django.conf import settings
 from django.template.loader import select_template
 
-from notifications.delivery import unsubscribe
+from notifications.delivery import clicks, unsubscribe
 from notifications.delivery.backends.messages import EmailMessage, PushMessage, SmsMessage
 from notifications.kinds import EMAIL_DIGEST, get_kind
-from notifications.models import Notification, Priority
+from notifications.models import Channel, Notification, Priority
 
 # RFC 8030 urgency per priority: a phone on battery delivers "low" lazily.
 PUSH_URGENCY = {
@@ -72,6 +72,11 @@ def render_email(notification: Notification) -> EmailMessage:
         user_id=notification.recipient_id, kind=notification.kind
     )
     context = {**notification_context(notification), "unsubscribe_url": unsubscribe_url}
+    # The link goes through the signed click redirect, which records the click on the row.
+    context["target_url"] = context["absolute_url"]
+    context["absolute_url"] = clicks.url_for(
+        notification_id=notification.pk, channel=Channel.EMAIL
+    )
     return EmailMessage(
         to=notification.recipient.email,
         subject=_one_line(_render(notification.kind, "email_subject.txt", context)),
@@ -90,7 +95,8 @@ def render_digest_email(notifications: list[Notification]) -> EmailMessage:
     recipient = notifications[0].recipient
     newest_first = sorted(notifications, key=lambda n: n.pk, reverse=True)
     items = [
-        {"notification": n, "absolute_url": absolute_url(n.url)}
+        {"notification": n,
+         "absolute_url": clicks.url_for(notification_id=n.pk, channel=Channel.EMAIL)}
         for n in newest_first[:DIGEST_MAX_ITEMS]
     ]
     context = {
@@ -131,6 +137,8 @@ def render_push_payload(notification: Notification) -> dict:
     payload.setdefault("url", absolute_url(notification.url))
     payload.setdefault("tag", f"{notification.kind}:{notification.pk}")
     payload.setdefault("id", notification.pk)
+    # The service worker reports a click here (sw.js), which records it on the Delivery row.
+    payload["click"] = clicks.url_for(notification_id=notification.pk, channel=Channel.PUSH)
     return payload
 
 

@@ -34,6 +34,7 @@ from notifications.models import (
     Delivery,
     DeliveryStatus,
     DigestClaim,
+    Notification,
     Priority,
     PushSubscription,
 )
@@ -638,3 +639,23 @@ def push_subscription_delete(*, user, endpoint: str) -> bool:
 def email_unsubscribe(*, user, kind: str) -> None:
     """Stop emails of ``kind`` to ``user`` (their email preference for it goes off). Idempotent."""
     preference_set(user=user, kind=kind, channel=Channel.EMAIL, enabled=False)
+
+
+# --- click-through (email redirect, web push report) -------------------------------------------
+
+
+def delivery_record_click(*, notification_id: int, channel: str) -> str:
+    """Record the first click on this notification's ``channel`` delivery; idempotent.
+
+    Returns where the click leads: the notification's absolute URL, or the notification
+    center when the notification is gone (purged).
+    """
+    from notifications.delivery.rendering import absolute_url
+
+    Delivery.objects.filter(
+        notification_id=notification_id, channel=channel, clicked_at__isnull=True
+    ).update(clicked_at=timezone.now())
+    url = (
+        Notification.objects.filter(pk=notification_id).values_list("url", flat=True).first()
+    )
+    return absolute_url(url if url is not None else "/notifications/")

@@ -9,12 +9,13 @@ from functools import wraps
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from notifications.delivery import services, unsubscribe
+from notifications.delivery import clicks, services, unsubscribe
 from notifications.delivery.endpoints import EndpointRefused
+from notifications.models import Channel
 
 _https_url = URLValidator(schemes=["https"])
 _base64url = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
@@ -112,3 +113,26 @@ def email_unsubscribe(request, token: str):
         "notifications/email_unsubscribe.html",
         {"kind": kind, "email": user.email, "done": done},
     )
+
+
+@require_GET
+def email_click(request, token: str):
+    """The link in an email: record the click on the email delivery, then go to the
+    notification's page. No login: the signed token is the credential, and the page asks for one."""
+    notification_id = clicks.target_of(token, channel=Channel.EMAIL)
+    if notification_id is None:
+        raise Http404("This link is not valid.")
+    return redirect(services.delivery_record_click(notification_id=notification_id,
+                                                   channel=Channel.EMAIL))
+
+
+# The service worker reports the click with a plain POST and no CSRF token: the signed token is
+# the credential and the only effect is a timestamp on one row.
+@csrf_exempt
+@require_POST
+def push_clicked(request, token: str):
+    notification_id = clicks.target_of(token, channel=Channel.PUSH)
+    if notification_id is None:
+        return _json_error(404, "This click token is not valid.")
+    services.delivery_record_click(notification_id=notification_id, channel=Channel.PUSH)
+    return HttpResponse(status=204)

@@ -45,10 +45,11 @@ def test_notification_email_goes_out_after_commit_with_text_and_html(
     assert message.to == ["ada@example.com"]
     notification = user.notifications.get()
     assert message.subject == notification.title
-    assert "https://herald.example/events/12/" in message.body
+    # The link goes through the click redirect (tests/operations/test_ledger.py follows it).
+    assert "https://herald.example/notifications/email/click/" in message.body
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
-    assert "https://herald.example/events/12/" in html
+    assert "https://herald.example/notifications/email/click/" in html
     delivery = email_rows(user).get()
     assert delivery.status == DeliveryStatus.SENT
     assert delivery.provider_message_id == message.extra_headers["Message-ID"]

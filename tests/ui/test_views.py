@@ -563,14 +563,15 @@ def test_admin_shows_delivered_seen_and_clicked_per_kind(alice, alice_client):
     client.force_login(admin)
     response = client.get(reverse("admin:notifications_notification_changelist"))
     assert response.status_code == 200
-    rows = {row["kind"]: row for row in response.context["engagement"]}
-    assert (rows["event_updated"]["delivered"], rows["event_updated"]["seen"],
-            rows["event_updated"]["clicked"]) == (3, 3, 1)
-    assert (rows["event_reminder"]["delivered"], rows["event_reminder"]["clicked"]) == (1, 0)
+    rows = {(row["kind"], row["channel"]): row for row in response.context["ledger"]}
+    in_app = rows["event_updated", "in_app"]
+    assert (in_app["sent"], in_app["seen"], in_app["clicked"]) == (3, 3, 1)
+    reminder = rows["event_reminder", "in_app"]
+    assert (reminder["sent"], reminder["clicked"]) == (1, 0)
     content = response.content.decode()
     assert (
-        '<tr data-kind="event_updated"><th scope="row">Event updated</th>'
-        "<td>3</td><td>3</td><td>1</td></tr>"
+        '<tr data-kind="event_updated" data-channel="in_app"><th scope="row">Event updated</th>'
+        "<td>In-app</td><td>3</td><td>3</td><td>1</td></tr>"
     ) in content
 
 
