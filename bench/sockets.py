@@ -379,6 +379,9 @@ class Run:
         if self.cleaned:
             return
         self.cleaned = True
+        # A second Ctrl-C must not leave processes, the database or the Redis db behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for step in (self.stop_children, self.stop_server, self.drop_database, self.flush_redis):
             try:
                 step()
@@ -813,6 +816,7 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
     delivered = collect_frames(pipes, marks["committed"], deadline, args.deliver_timeout)
     print_delivery("herald delivery", delivered)
     summary.update(lost=delivered["lost"], dup=delivered["dup"], size=delivered["size"],
+                   received=delivered["received"],
                    p50=percentile(delivered["latencies"], 50),
                    p99=percentile(delivered["latencies"], 99))
     try:
@@ -861,13 +865,14 @@ def floor_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: di
         print(f"floor: RSS {proc.memory_info().rss / 2**20:.1f} MB, "
               f"{grown_kb / opened['connected']:.1f} KB per idle socket")
     size = summary.get("size") or 500
-    frame = (token + " ").ljust(size, "x")
     client = redis.Redis.from_url(run.redis_url)
+    client.ping()  # connected before the clock starts
     sent_at = time.time()
-    client.publish(channel, frame)
+    client.publish(channel, f"{token} {sent_at:.6f} ".ljust(size, "x"))
     delivered = collect_frames(pipes, sent_at, deadline, args.deliver_timeout)
     print_delivery("floor delivery", delivered)
     summary["floor_p99"] = percentile(delivered["latencies"], 99)
+    summary["floor_received"] = delivered["received"]
     close_clients(run, pipes, deadline)
     summary["floor_connected"] = opened["connected"]
 
@@ -888,6 +893,8 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Also when started in the background by a shell, which leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # The deadline interrupts a step that hangs; the second timer is the last resort.
     alarm = threading.Timer(args.timeout + 5, lambda: os.kill(os.getpid(), signal.SIGINT))
     alarm.daemon = True
@@ -931,7 +938,7 @@ def main():
             deadline.check("the floor")
             floor_phase(run, ctx, args, deadline, token, summary)
     except KeyboardInterrupt as exc:
-        print(f"interrupted ({exc or 'Ctrl-C'}): cleaning up", file=sys.stderr)
+        print(f"interrupted ({str(exc) or 'Ctrl-C'}): cleaning up", file=sys.stderr)
         status = 130
     except Exception as exc:  # noqa: BLE001 - report what was measured, then clean up
         print(f"failed: {exc!r}", file=sys.stderr)
@@ -947,12 +954,13 @@ def main():
             print(f"server log kept: {run.log_path}", file=sys.stderr)
         elif args.keep_log and run.log_path:
             print(f"server log kept: {run.log_path}")
-        run.cleanup()
         alarm.cancel()
+        run.cleanup()
         backstop.cancel()
     floor = summary["floor_p99"]
     if summary["p99"] == summary["p99"] and floor == floor and floor > 0:
-        print(f"herald p99 / floor p99: {summary['p99'] / floor:.1f}x")
+        print(f"herald p99 / floor p99: {summary['p99'] / floor:.1f}x (frames on "
+              f"{summary['received']} and {summary['floor_received']} sockets)")
     print(
         f"sockets n={args.sockets} web={summary['web']} connected={summary['connected']} "
         f"lost={summary['lost']} dup={summary['dup']} p50_ms={summary['p50']:.0f} "
