@@ -27,13 +27,22 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 venv: $(VENV)/.runtime
 venv-dev: $(VENV)/.dev
 
+# A development key for this checkout, made once (the settings refuse to run services mode
+# with the fixed embedded-mode key).
+.secret_key:
+	@umask 077; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+# `make run` is the development start: DEBUG on and this checkout's key unless given.
+# DEMO_SUPERUSER=1 also creates `admin` in services mode (embedded mode always does).
+DEV_ENV = DEBUG="$${DEBUG:-true}" SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"
+
 # Embedded mode (no REDIS_URL): one process with daphne, Celery worker and beat.
 # Services mode (REDIS_URL set): web, worker and beat as separate processes under honcho.
-run: venv
-	$(PY) manage.py ensure_database
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo_data
-	@if [ -n "$(REDIS_URL)" ]; then \
+run: venv .secret_key
+	$(DEV_ENV) $(PY) manage.py ensure_database
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py load_demo_data $(if $(DEMO_SUPERUSER),--superuser,)
+	@export $(DEV_ENV); if [ -n "$(REDIS_URL)" ]; then \
 	  echo "Services mode: Redis at $(REDIS_URL), database $${DATABASE_URL:-SQLite}"; \
 	  exec $(VENV)/bin/honcho start -f Procfile; \
 	else \

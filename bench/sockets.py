@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # debug, a per-run key
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WS_PATH = "/ws/notifications/"
@@ -471,7 +471,7 @@ def setup_database(count: int):
         batch_size=5000,
     )
     users = list(user_model.objects.filter(username__startswith="sock-").order_by("pk"))
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    backend = settings.AUTHENTICATION_BACKENDS[-1]  # the model backend; the first only throttles
     store = SessionStore()
     expires = timezone.now() + timedelta(days=1)
     sessions = []

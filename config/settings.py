@@ -8,6 +8,7 @@ Two run modes follow from ``REDIS_URL``:
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -36,21 +37,37 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", default=True)
+# Redis: unset means embedded mode.
+REDIS_URL = env_str("REDIS_URL")
+EMBEDDED_MODE = not REDIS_URL
+
+# Safe unless asked otherwise: debug pages and the fixed development key belong to the embedded
+# development mode only; a services-mode process that forgets DEBUG runs without them.
+DEBUG = env_bool("DEBUG", default=EMBEDDED_MODE)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-for-debug-mode"
+    if not (DEBUG and EMBEDDED_MODE):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off or REDIS_URL is set (services mode); "
+            "`make run` keeps one in .secret_key."
+        )
+    SECRET_KEY = "insecure-development-key-only-for-embedded-debug-mode"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# Trust X-Forwarded-Proto (or the header named here) only behind a proxy that sets it:
+# without one, any client could claim https.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -61,6 +78,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "health_check",
+    "django_ratelimit",
     "config",
     "notifications",
     "events",
@@ -80,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "operations.middleware.RequestMetricsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,10 +137,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Redis: unset means embedded mode.
-REDIS_URL = env_str("REDIS_URL")
-EMBEDDED_MODE = not REDIS_URL
 
 if REDIS_URL:
     CACHES = {
@@ -180,6 +196,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): the first backend refuses logins from a locked-out client.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# LOGIN_FAILURE_LIMIT failed logins from one address, or for one username, lock it out for
+# LOGIN_LOCKOUT_MINUTES (the admin's login included); a success resets the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The client address is the socket's peer: X-Forwarded-For is set by whoever sends the request.
+# Behind a proxy, let the server take the address from the proxy (daphne --proxy-headers).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_VERBOSE = False
+# Signups and invalid API keys (django-ratelimit, keyed by REMOTE_ADDR like the login lockout).
+SIGNUP_RATE_LIMIT = env_str("SIGNUP_RATE_LIMIT", "5/h")
+# django-ratelimit knows only django-redis among Redis caches; Django's own increments atomically.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if EMBEDDED_MODE:
+    # One process: its local-memory cache is shared by everything that counts.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -288,6 +326,8 @@ CELERY_TASK_ANNOTATIONS = {
 # Request bodies larger than this are answered 413 before they are read (config/body_limit.py).
 REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# /api/v1/docs and /api/v1/openapi.json for everyone (else staff only): on in debug mode.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=DEBUG)
 # HTTP API (/api/v1/): requests per API key per minute.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Apps whose objects API clients may name as a notification's subject ("events.event:12").

@@ -1,6 +1,7 @@
 import logging
 import sys
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.db import InterfaceError, OperationalError
@@ -8,6 +9,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+
+def _signup_rate(group, request) -> str:
+    return settings.SIGNUP_RATE_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +28,14 @@ nothing you sent before this page is lost.</p></body></html>
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_signup_rate, method="POST", block=False)
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
     form = UserCreationForm(request.POST or None)
+    if getattr(request, "limited", False):
+        form.add_error(None, "Too many signups from this address; try again later.")
+        return render(request, "registration/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

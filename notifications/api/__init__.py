@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
 from ninja import Header, NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import APIKeyHeader, HttpBearer
@@ -58,6 +61,20 @@ class ApiKeyBearer(HttpBearer):
         return authenticate_api_key(token)
 
 
+def _docs_visible(view):
+    """The docs and the OpenAPI document: public when ``API_DOCS_PUBLIC`` (development), else for
+    staff only (a map of the API is reconnaissance for anyone else)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = getattr(request, "user", None)
+        if settings.API_DOCS_PUBLIC or (user is not None and user.is_active and user.is_staff):
+            return view(request, *args, **kwargs)
+        return JsonResponse({"detail": "Not found"}, status=404)
+
+    return wrapped
+
+
 api = NinjaAPI(
     title="Herald API",
     version="1",
@@ -65,6 +82,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    docs_decorator=_docs_visible,
     auth=[ApiKeyHeader(), ApiKeyBearer()],
 )
 

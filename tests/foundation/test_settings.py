@@ -43,7 +43,7 @@ def test_services_mode_follows_redis_url():
     embedded = manage("shell", "-c", script, DJANGO_SETTINGS_MODULE="config.settings")
     services = manage(
         "shell", "-c", script, DJANGO_SETTINGS_MODULE="config.settings",
-        REDIS_URL="redis://127.0.0.1:6379/9",
+        REDIS_URL="redis://127.0.0.1:6379/9", SECRET_KEY=secrets.token_urlsafe(50),
     )
     assert embedded.stdout.strip().splitlines()[-1].split() == [
         "config.channel_layers.EmbeddedChannelLayer",
