@@ -107,23 +107,30 @@ def percentile(values: list[float], p: float) -> float:
 # --- client processes -------------------------------------------------------------------------
 
 
-def client_process(conn, url: str, origin: str, cookies: list, rate: float, start_at: float,
-                   token: str, open_timeout: float) -> None:
-    """Open ``len(cookies)`` sockets at ``rate``/s from ``start_at``, then answer the parent.
+def client_process(conn, url: str, origin: str, cookies: list, rate: float, token: str,
+                   open_timeout: float) -> None:
+    """Open ``len(cookies)`` sockets at ``rate``/s, then answer the parent.
 
-    Parent → child: ``("wait", deadline)`` → the token frames' arrival times; ``("close",)``.
+    Child → parent: ``("ready",)`` once imported. Parent → child: ``("start", at)`` (the
+    ramp's first second, the same for every client), ``("wait", deadline)`` → the token
+    frames' arrival times, ``("close",)``.
     """
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cleans up on Ctrl-C
     raise_nofile_limit()
-    asyncio.run(_client_main(conn, url, origin, cookies, rate, start_at, token, open_timeout))
+    asyncio.run(_client_main(conn, url, origin, cookies, rate, token, open_timeout))
 
 
-async def _client_main(conn, url, origin, cookies, rate, start_at, token, open_timeout):
+async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     loop = asyncio.get_running_loop()
+    conn.send(("ready",))
+    command = await loop.run_in_executor(None, conn.recv)
+    if command[0] != "start":
+        return
+    start_at = command[1]
     count = len(cookies)
     sockets = [None] * count
     handshake_ms = []
@@ -607,23 +614,32 @@ def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, toke
                  deadline: Deadline, label: str):
     """Start the client processes and wait for their ramp; returns (pipes, summary)."""
     share = [cookies[i :: args.clients] for i in range(args.clients)]
-    start_at = time.time() + 1.0 + 0.3 * args.clients  # after the processes have started
     ramp_s = len(cookies) / args.ramp
     open_timeout = args.open_timeout
-    overflows_before = listen_overflows()
     pipes = []
     for part in share:
         parent_end, child_end = ctx.Pipe()
         proc = ctx.Process(
             target=client_process,
-            args=(child_end, url, origin, part, args.ramp / args.clients, start_at, token,
-                  open_timeout),
+            args=(child_end, url, origin, part, args.ramp / args.clients, token, open_timeout),
             daemon=True,
         )
         proc.start()
         run.children.append(proc)
         pipes.append(parent_end)
-    limit = time.monotonic() + deadline.left(ramp_s + open_timeout + 15 + 0.3 * args.clients)
+    # Spawning and importing take seconds on a busy machine: the ramp starts once all are ready,
+    # or a late client would open its share in a burst to catch up.
+    limit = time.monotonic() + deadline.left(30 + args.clients)
+    for pipe in pipes:
+        receive(pipe, "ready", limit)
+    overflows_before = listen_overflows()
+    start_at = time.time() + 0.2
+    for pipe in pipes:
+        try:
+            pipe.send(("start", start_at))
+        except OSError:
+            pass
+    limit = time.monotonic() + deadline.left(ramp_s + open_timeout + 15)
     reports = [receive(pipe, "connected", limit) for pipe in pipes]
     handshakes = [ms for report in reports if report for ms in report["handshake_ms"]]
     failures = collections.Counter()
