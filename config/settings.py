@@ -270,7 +270,36 @@ DELIVERY_BACKENDS = {
         if _SMS_API_URL
         else "notifications.delivery.backends.sms.ConsoleSmsBackend",
     ),
+    "mobile": env_str(
+        "DELIVERY_MOBILE_BACKEND", "notifications.delivery.backends.mobile.MobilePushBackend"
+    ),
 }
+# Phone apps: APNs for iOS devices, FCM for Android ones (docs/delivery.md, "Mobile push").
+MOBILE_APNS_BACKEND = env_str(
+    "MOBILE_APNS_BACKEND", "notifications.delivery.backends.apns.ApnsBackend"
+)
+MOBILE_FCM_BACKEND = env_str("MOBILE_FCM_BACKEND", "notifications.delivery.backends.fcm.FcmBackend")
+MOBILE_PUSH_TIMEOUT_SECONDS = env_int("MOBILE_PUSH_TIMEOUT_SECONDS", 10)
+# A CA bundle to trust instead of the system's for APNs/FCM (a private proxy, a test server).
+MOBILE_PUSH_CA_FILE = env_str("MOBILE_PUSH_CA_FILE")
+APNS_URL = env_str("APNS_URL", "https://api.push.apple.com")
+APNS_KEY_ID = env_str("APNS_KEY_ID")
+APNS_TEAM_ID = env_str("APNS_TEAM_ID")
+# The .p8 signing key: its PEM text, or the path of the file.
+APNS_PRIVATE_KEY = env_str("APNS_PRIVATE_KEY")
+APNS_TOPIC = env_str("APNS_TOPIC")  # the app's bundle id, for devices registered without one
+# Apple refuses provider tokens older than an hour and new ones more often than every 20 min.
+APNS_TOKEN_REFRESH_SECONDS = env_int("APNS_TOKEN_REFRESH_SECONDS", 50 * 60)
+FCM_URL = env_str("FCM_URL", "https://fcm.googleapis.com")
+FCM_PROJECT_ID = env_str("FCM_PROJECT_ID")  # default: the service account's project_id
+FCM_SERVICE_ACCOUNT_FILE = env_str("FCM_SERVICE_ACCOUNT_FILE")
+FCM_SERVICE_ACCOUNT_JSON = env_str("FCM_SERVICE_ACCOUNT_JSON")
+# Account page: how long an email link and an SMS code stay valid; wrong codes allowed.
+EMAIL_VERIFICATION_MAX_AGE_SECONDS = env_int("EMAIL_VERIFICATION_MAX_AGE_SECONDS", 3 * 24 * 3600)
+PHONE_CODE_TTL_SECONDS = env_int("PHONE_CODE_TTL_SECONDS", 600)
+PHONE_CODE_MAX_ATTEMPTS = env_int("PHONE_CODE_MAX_ATTEMPTS", 5)
+# Numbers typed without "+country" are read in this region (ISO code, e.g. "DE"); empty = none.
+PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION").upper() or None
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
 DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30)
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600)
@@ -300,6 +329,11 @@ WEBPUSH_ALLOWED_HOSTS = env_list(
 )
 WEBPUSH_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBPUSH_ALLOW_PRIVATE_ADDRESSES", default=False)
 WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER = env_int("WEBPUSH_MAX_SUBSCRIPTIONS_PER_USER", 10)
+# Without VAPID_* in the environment, embedded mode makes a key pair on first use and keeps it
+# in this file (outside the repository's tracked files), so web push works with no setup.
+VAPID_KEY_FILE = env_str(
+    "VAPID_KEY_FILE", str(BASE_DIR / "var" / "vapid-keys.json") if EMBEDDED_MODE else ""
+)
 SMS_API_URL = _SMS_API_URL
 SMS_API_KEY = env_str("SMS_API_KEY")
 SMS_SENDER = env_str("SMS_SENDER")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("notifications/push/", include("notifications.delivery.urls")),
     path("notifications/email/", include("notifications.delivery.email_urls")),
     path("notifications/", include("notifications.urls")),
+    path("account/", include("notifications.account.urls")),
     path("sw.js", notifications_views.service_worker, name="service-worker"),
     path("events/", include("events.urls")),
     path("leaderboard/", include("leaderboard.urls")),

@@ -3,7 +3,6 @@ import sys
 
 from django.conf import settings
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -11,9 +10,13 @@ from django.views import defaults
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from notifications.account.forms import SignupForm
+from notifications.account.services import email_verification_send
+
 
 def _signup_rate(group, request) -> str:
     return settings.SIGNUP_RATE_LIMIT
+
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +35,13 @@ nothing you sent before this page is lost.</p></body></html>
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
     if getattr(request, "limited", False):
         form.add_error(None, "Too many signups from this address; try again later.")
         return render(request, "registration/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        email_verification_send(user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     status = 400 if request.method == "POST" else 200

@@ -3,7 +3,8 @@
 Each kind's texts are Django templates under ``notifications/kinds/<key>/`` (override them like
 any template); a part a kind does not define falls back to ``notifications/kinds/_default/``.
 Template parts: ``title.txt``, ``body.txt`` (in-app), ``email_subject.txt``, ``email.txt``,
-``email.html``, ``sms.txt``, ``push.json``. They are rendered with the ``context`` given to
+``email.html``, ``sms.txt``, ``push.json`` (web push), ``mobile.json`` (the app's push: title,
+body, deep link, badge, collapse key). They are rendered with the ``context`` given to
 ``notify`` plus ``subject`` (the model instance, or None) and, for the external channels,
 ``notification`` and ``recipient``.
 """
@@ -20,6 +21,7 @@ TEMPLATE_PARTS = (
     "email.html",
     "sms.txt",
     "push.json",
+    "mobile.json",
 )
 
 
@@ -44,6 +46,8 @@ class Kind:
 
 IN_APP_ONLY = frozenset({Channel.IN_APP})
 IN_APP_AND_EMAIL = frozenset({Channel.IN_APP, Channel.EMAIL})
+# Pushed to browsers and to the phone app alike: news worth interrupting someone for.
+PUSHED = frozenset({Channel.IN_APP, Channel.EMAIL, Channel.PUSH, Channel.MOBILE})
 
 EVENT_UPDATED = "event_updated"
 EVENT_CANCELLED = "event_cancelled"
@@ -65,14 +69,14 @@ KINDS: dict[str, Kind] = {
         Kind(EVENT_UPDATED, "Event updated", Priority.NORMAL, IN_APP_AND_EMAIL,
              "An event you follow changed (time, place, details)."),
         Kind(EVENT_CANCELLED, "Event cancelled", Priority.URGENT,
-             frozenset({Channel.IN_APP, Channel.EMAIL, Channel.PUSH}),
+             PUSHED,
              "An event you registered for or follow was cancelled."),
         Kind(REGISTRATION_CONFIRMED, "Registration confirmed", Priority.HIGH, IN_APP_AND_EMAIL,
              "Your place at an event is confirmed."),
         Kind(WAITLIST_JOINED, "Added to the waiting list", Priority.NORMAL, IN_APP_ONLY,
              "The event was full; you are on its waiting list."),
         Kind(WAITLIST_PROMOTED, "Waiting-list place offered", Priority.HIGH,
-             frozenset({Channel.IN_APP, Channel.EMAIL, Channel.PUSH}),
+             PUSHED,
              "A place freed up and is now yours."),
         Kind(CAPACITY_WARNING, "Capacity warning", Priority.NORMAL, IN_APP_ONLY,
              "An event you organise is nearly full."),

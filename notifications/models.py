@@ -22,10 +22,11 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     PUSH = "push", "Web push"
     SMS = "sms", "SMS"
+    MOBILE = "mobile", "Mobile app"
 
 
 # Channels that go through a provider and therefore get a Delivery row.
-EXTERNAL_CHANNELS = (Channel.EMAIL, Channel.PUSH, Channel.SMS)
+EXTERNAL_CHANNELS = (Channel.EMAIL, Channel.PUSH, Channel.SMS, Channel.MOBILE)
 
 
 class Priority(models.TextChoices):
@@ -186,6 +187,8 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed (will retry)"
     DEAD = "dead", "Dead"
+    # Never tried: the channel is on but its contact point is not verified (reason in last_error).
+    SKIPPED = "skipped", "Skipped"
 
 
 class Delivery(models.Model):
@@ -279,21 +282,79 @@ class PushSubscription(models.Model):
     auth = models.CharField(max_length=100)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Each (re)subscription of the browser saves the row: the last time it was seen.
+    last_seen_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.endpoint[:60]}"
 
 
 class ContactPoint(models.Model):
-    """Per-user contact details that the user model lacks (email comes from the user)."""
+    """Per-user contact details that the user model lacks (email comes from the user).
+
+    An address is used for delivery only once it is verified: ``email_verified`` and
+    ``phone_verified`` hold the address that was confirmed, so changing the address (anywhere,
+    the admin included) makes it unverified until it is confirmed again.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_point"
     )
     phone = models.CharField(max_length=32, blank=True, help_text="E.164, e.g. +4915112345678")
+    phone_verified = models.CharField(
+        max_length=32, blank=True, help_text="The number the user confirmed with a code"
+    )
+    email_verified = models.EmailField(
+        blank=True, help_text="The address the user confirmed through the emailed link"
+    )
+    # The pending phone code: a salted hash, its expiry and the wrong guesses so far.
+    phone_code_hash = models.CharField(max_length=128, blank=True)
+    phone_code_expires_at = models.DateTimeField(null=True, blank=True)
+    phone_code_attempts = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.phone}"
+
+    @property
+    def phone_is_verified(self) -> bool:
+        return bool(self.phone) and self.phone == self.phone_verified
+
+    def email_is_verified(self, email: str) -> bool:
+        return bool(email) and email == self.email_verified
+
+
+class DevicePlatform(models.TextChoices):
+    IOS = "ios", "iOS (APNs)"
+    ANDROID = "android", "Android (FCM)"
+
+
+class MobileDevice(models.Model):
+    """A phone or tablet running the Herald app (many per user); removed when APNs or FCM say
+    its token is gone.
+
+    ``token`` is the APNs device token or the FCM registration token. ``secret_hash`` is the
+    hash of the device's own API credential (shown once at registration), so the app can update
+    or remove its registration without a browser session.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mobile_devices"
+    )
+    platform = models.CharField(max_length=8, choices=DevicePlatform.choices)
+    token = models.CharField(max_length=512, unique=True)
+    app_id = models.CharField(
+        max_length=255, blank=True, help_text="APNs topic (bundle id) or Android package name"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    secret_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="mobile_device_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.platform} {self.token[:16]}…"
 
 
 class ApiKey(models.Model):

@@ -32,6 +32,7 @@ from notifications.models import (
     ContactPoint,
     Delivery,
     DeliveryStatus,
+    MobileDevice,
     Notification,
     NotifyRelay,
     Preference,
@@ -86,21 +87,39 @@ def _channel_enabled(kind: Kind, channel: str):
 
 
 def _channel_annotations(kind: Kind) -> dict:
-    """One boolean per channel: enabled for this kind and the user has somewhere to send it."""
+    """One boolean per channel: enabled for this kind and the user has somewhere to send it.
+
+    Email and SMS go only to addresses their owner confirmed (see ``ContactPoint``); an enabled
+    channel whose address is unconfirmed is flagged ``skip_*`` and recorded as a skipped delivery.
+    """
     has_push = Exists(PushSubscription.objects.filter(user=OuterRef("pk")))
-    has_phone = Exists(ContactPoint.objects.filter(user=OuterRef("pk")).exclude(phone=""))
+    has_mobile = Exists(MobileDevice.objects.filter(user=OuterRef("pk")))
+    contact = ContactPoint.objects.filter(user=OuterRef("pk"))
+    email_confirmed = Exists(contact.filter(email_verified=OuterRef("email")))
+    has_phone = Exists(contact.exclude(phone=""))
+    phone_confirmed = Exists(contact.exclude(phone="").filter(phone_verified=F("phone")))
+    email_on = _channel_enabled(kind, Channel.EMAIL) & ~Q(email="")
+    sms_on = _channel_enabled(kind, Channel.SMS) & has_phone
+
+    def boolean(expression):
+        return ExpressionWrapper(expression, output_field=BooleanField())
+
     return {
         "on_in_app": _channel_enabled(kind, Channel.IN_APP),
-        "on_email": ExpressionWrapper(
-            _channel_enabled(kind, Channel.EMAIL) & ~Q(email=""), output_field=BooleanField()
-        ),
-        "on_push": ExpressionWrapper(
-            _channel_enabled(kind, Channel.PUSH) & has_push, output_field=BooleanField()
-        ),
-        "on_sms": ExpressionWrapper(
-            _channel_enabled(kind, Channel.SMS) & has_phone, output_field=BooleanField()
-        ),
+        "on_email": boolean(email_on & email_confirmed),
+        "on_push": boolean(_channel_enabled(kind, Channel.PUSH) & has_push),
+        "on_sms": boolean(sms_on & phone_confirmed),
+        "on_mobile": boolean(_channel_enabled(kind, Channel.MOBILE) & has_mobile),
+        "skip_email": boolean(email_on & ~email_confirmed),
+        "skip_sms": boolean(sms_on & ~phone_confirmed),
     }
+
+
+# Why an enabled channel was not used, as the delivery ledger shows it.
+SKIP_REASONS = {
+    Channel.EMAIL: "email address not verified: confirm it from the account page",
+    Channel.SMS: "phone number not verified: enter the code from the account page",
+}
 
 
 def render_part(kind: Kind, part: str, context: dict) -> str:
@@ -210,6 +229,22 @@ def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) 
     return [delivery.pk for delivery in deliveries]
 
 
+def _insert_skipped_deliveries(skipped: list[tuple[int, str]], now: datetime) -> None:
+    """The ledger's record of channels that were on but could not be used (never sent)."""
+    rows = [
+        Delivery(
+            notification_id=notification_id,
+            channel=channel,
+            status=DeliveryStatus.SKIPPED,
+            last_error=SKIP_REASONS[channel],
+            created_at=now,
+        )
+        for notification_id, channel in skipped
+    ]
+    for chunk in _chunks(rows):
+        Delivery.objects.bulk_create(chunk)
+
+
 # Every body is copied into each recipient's row, email, push and SMS.
 BODY_MAX_LENGTH = 2000
 
@@ -273,12 +308,18 @@ def _fan_out(
 
     # 1. Recipients and their channels, decided in SQL.
     annotations = _channel_annotations(kind_def)
-    any_channel = Q(on_in_app=True) | Q(on_email=True) | Q(on_push=True) | Q(on_sms=True)
+    any_channel = (
+        Q(on_in_app=True) | Q(on_email=True) | Q(on_push=True) | Q(on_sms=True)
+        | Q(on_mobile=True) | Q(skip_email=True) | Q(skip_sms=True)
+    )
     targets = list(
         user_model.objects.filter(user_filter, is_active=True)
         .annotate(**annotations)
         .filter(any_channel)
-        .values_list("pk", "on_in_app", "on_email", "on_push", "on_sms")
+        .values_list(
+            "pk", "on_in_app", "on_email", "on_push", "on_sms", "on_mobile",
+            "skip_email", "skip_sms",
+        )
         # Insert in recipient order: two fan-outs to overlapping users then wait for each
         # other's rows in the same order instead of deadlocking.
         .order_by("pk")
@@ -344,15 +385,20 @@ def _fan_out(
 
     # 5. One Delivery row per extra channel; quiet hours defer all but urgent.
     planned = []  # (notification id, channel, due)
+    skipped = []  # (notification id, channel): on, but the address is not confirmed
     for notification_id, user_id in created:
         if notification_id in rate_limited:
             continue
-        _, on_email, on_push, on_sms = channels_of[user_id]
+        _, on_email, on_push, on_sms, on_mobile, skip_email, skip_sms = channels_of[user_id]
         due = quiet_until.get(user_id, now)
-        for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms)):
+        for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms, on_mobile)):
             if enabled:
                 planned.append((notification_id, channel, due))
+        for channel, skip in ((Channel.EMAIL, skip_email), (Channel.SMS, skip_sms)):
+            if skip:
+                skipped.append((notification_id, channel))
     delivery_ids = _insert_deliveries(planned, now)
+    _insert_skipped_deliveries(skipped, now)
     due_delivery_ids = [
         delivery_id for delivery_id, (_, _, due) in zip(delivery_ids, planned) if due <= now
     ]

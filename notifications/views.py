@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from notifications import selectors, services
+from notifications.account import selectors as account_selectors
+from notifications.delivery import vapid
 from notifications.forms import PreferenceMatrixForm, QuietHoursForm
 from notifications.kinds import KINDS, user_facing_kinds
 from notifications.models import Channel, Notification
@@ -313,7 +315,8 @@ def preferences(request):
         "quiet_form": quiet_form,
         "subscriptions": selectors.subscription_rows(user=request.user),
         "channels": Channel,
-        "vapid_public_key": getattr(settings, "VAPID_PUBLIC_KEY", ""),
+        "vapid_public_key": vapid.public_key(),
+        "reach": account_selectors.channel_reach(user=request.user),
         "push_register_url": reverse("push:subscribe"),
     }
     return render(request, "notifications/preferences.html", context, status=status)

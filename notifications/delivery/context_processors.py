@@ -1,6 +1,6 @@
-from django.conf import settings
+from notifications.delivery import vapid
 
 
 def webpush(request):
     """``VAPID_PUBLIC_KEY`` for the page script that subscribes the browser to web push."""
-    return {"VAPID_PUBLIC_KEY": settings.VAPID_PUBLIC_KEY}
+    return {"VAPID_PUBLIC_KEY": vapid.public_key()}

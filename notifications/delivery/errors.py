@@ -2,7 +2,15 @@
 
 
 class DeliveryError(Exception):
-    """A failure worth retrying (provider down, timeout, 5xx, 429). Counts against the breaker."""
+    """A failure worth retrying (provider down, timeout, 5xx, 429). Counts against the breaker.
+
+    ``retry_after``: seconds the provider asked to wait (its ``Retry-After``), if it said; the
+    next attempt is not sooner than that.
+    """
+
+    def __init__(self, *args, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -10,6 +18,10 @@ class PermanentDeliveryError(DeliveryError):
 
     The provider answered, so it does not count against the provider's circuit breaker.
     """
+
+
+class DeviceGone(PermanentDeliveryError):
+    """APNs or FCM say this app token is no longer valid (uninstalled, expired): delete it."""
 
 
 class CircuitOpen(Exception):

@@ -13,7 +13,12 @@ from django.conf import settings
 from django.template.loader import select_template
 
 from notifications.delivery import clicks, unsubscribe
-from notifications.delivery.backends.messages import EmailMessage, PushMessage, SmsMessage
+from notifications.delivery.backends.messages import (
+    EmailMessage,
+    MobileMessage,
+    PushMessage,
+    SmsMessage,
+)
 from notifications.kinds import EMAIL_DIGEST, get_kind
 from notifications.models import Channel, Notification, Priority
 
@@ -123,15 +128,19 @@ def render_sms(notification: Notification, *, to: str) -> SmsMessage:
     return SmsMessage(to=to, text=text[:SMS_MAX_LENGTH], **_envelope(notification))
 
 
-def render_push_payload(notification: Notification) -> dict:
-    """The JSON the service worker shows (``title``, ``body``, ``url``, ``tag``...)."""
-    raw = _render(notification.kind, "push.json", notification_context(notification))
+def _render_json(notification: Notification, part: str, context: dict) -> dict:
+    """A JSON template part as a dict; a broken one gives an empty dict (the caller's defaults
+    then fill it), so a template typo never stops a delivery."""
     try:
-        payload = json.loads(raw)
+        payload = json.loads(_render(notification.kind, part, context))
     except ValueError:
         payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def render_push_payload(notification: Notification) -> dict:
+    """The JSON the service worker shows (``title``, ``body``, ``url``, ``tag``...)."""
+    payload = _render_json(notification, "push.json", notification_context(notification))
     payload.setdefault("title", notification.title)
     payload.setdefault("body", notification.body)
     payload.setdefault("url", absolute_url(notification.url))
@@ -149,5 +158,37 @@ def push_message(notification: Notification, subscription, payload: dict) -> Pus
         auth=subscription.auth,
         payload=payload,
         urgency=PUSH_URGENCY.get(notification.priority, "normal"),
+        **_envelope(notification),
+    )
+
+
+def render_mobile_payload(notification: Notification, *, badge: int | None = None) -> dict:
+    """The kind's ``mobile.json``: ``title``, ``body``, ``url`` (deep link), ``badge`` (the
+    recipient's unread count), ``collapse_key``, optionally ``sound``."""
+    context = {**notification_context(notification), "badge": badge or 0}
+    payload = _render_json(notification, "mobile.json", context)
+    payload.setdefault("title", notification.title)
+    payload.setdefault("body", notification.body)
+    payload.setdefault("url", absolute_url(notification.url))
+    payload.setdefault("collapse_key", notification.dedupe_key)
+    if badge is not None:
+        payload.setdefault("badge", badge)
+    return payload
+
+
+def mobile_message(notification: Notification, device, payload: dict) -> MobileMessage:
+    badge = payload.get("badge")
+    return MobileMessage(
+        platform=device.platform,
+        token=device.token,
+        title=str(payload.get("title") or ""),
+        body=str(payload.get("body") or ""),
+        url=str(payload.get("url") or ""),
+        badge=badge if isinstance(badge, int) else None,
+        collapse_key=str(payload.get("collapse_key") or ""),
+        app_id=device.app_id,
+        urgent=notification.priority == Priority.URGENT,
+        sound=str(payload.get("sound") or ""),
+        data={"notification_id": str(notification.pk), "kind": notification.kind},
         **_envelope(notification),
     )

@@ -26,7 +26,12 @@ from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
 from notifications.delivery.breaker import CircuitBreaker
 from notifications.delivery.endpoints import check_push_endpoint
-from notifications.delivery.errors import CircuitOpen, DeliveryError, PermanentDeliveryError
+from notifications.delivery.errors import (
+    CircuitOpen,
+    DeliveryError,
+    DeviceGone,
+    PermanentDeliveryError,
+)
 from notifications.delivery.selectors import OPEN_STATUSES, due_deliveries
 from notifications.models import (
     Channel,
@@ -34,6 +39,7 @@ from notifications.models import (
     Delivery,
     DeliveryStatus,
     DigestClaim,
+    MobileDevice,
     Notification,
     Priority,
     PushSubscription,
@@ -95,7 +101,10 @@ def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Deliv
             .filter(_claimable(due_by))
             # Contact points come with the rows: no query per row in the senders.
             .select_related("notification__recipient__contact_point")
-            .prefetch_related("notification__recipient__push_subscriptions")
+            .prefetch_related(
+                "notification__recipient__push_subscriptions",
+                "notification__recipient__mobile_devices",
+            )
             .order_by("id")
         )
         if rows:
@@ -154,8 +163,15 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
             chunk = ids[start : start + CLAIM_CHUNK]
             claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now())
             try:
+                # Phone-app pushes of a chunk go out concurrently (one HTTP/2 connection).
+                mobile = [row for row in claimed if row.channel == Channel.MOBILE]
+                if mobile:
+                    if Channel.MOBILE not in backends:
+                        backends[Channel.MOBILE] = get_backend(Channel.MOBILE)
+                    outcomes.update(_send_mobile_claimed(mobile, backends[Channel.MOBILE]))
                 for delivery in claimed:
-                    outcomes[delivery.pk] = _send_claimed(delivery, backends)
+                    if delivery.channel != Channel.MOBILE:
+                        outcomes[delivery.pk] = _send_claimed(delivery, backends)
             except SoftTimeLimitExceeded:
                 untried = [row for row in claimed if row.pk not in outcomes]
                 _release(untried)
@@ -169,7 +185,7 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     return outcomes
 
 
-def _send_claimed(delivery: Delivery, backends: dict[str, object]) -> str:
+def _retry_later_for(delivery: Delivery) -> Callable[[float], None]:
     def retry_later(delay: float) -> None:
         from notifications.delivery import tasks
 
@@ -178,6 +194,12 @@ def _send_claimed(delivery: Delivery, backends: dict[str, object]) -> str:
             countdown=delay,
             queue=policy.queue_for(delivery.notification.priority),
         )
+
+    return retry_later
+
+
+def _send_claimed(delivery: Delivery, backends: dict[str, object]) -> str:
+    retry_later = _retry_later_for(delivery)
 
     def backend():
         if delivery.channel not in backends:
@@ -238,7 +260,7 @@ def _attempt(
     except DeliveryError as exc:
         if circuit is not None:
             circuit.record_failure()
-        return _mark_failed(rows, str(exc), retry_later)
+        return _mark_failed(rows, str(exc), retry_later, not_before=exc.retry_after)
     except SoftTimeLimitExceeded:
         _mark_failed(rows, "the task's time limit struck mid-send", retry_later)
         raise
@@ -311,8 +333,16 @@ def _mark_dead(ids: list[int], error: str, *, token) -> None:
     )
 
 
-def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float], None]) -> str:
-    """Back off each row, or bury it once it has used ``DELIVERY_MAX_ATTEMPTS``."""
+def _mark_failed(
+    rows: list[Delivery],
+    error: str,
+    retry_later: Callable[[float], None],
+    not_before: float | None = None,
+) -> str:
+    """Back off each row, or bury it once it has used ``DELIVERY_MAX_ATTEMPTS``.
+
+    ``not_before``: the provider's ``Retry-After``; no retry comes sooner than that.
+    """
     now = timezone.now()
     token = rows[0].claim_token
     dead = [row.pk for row in rows if row.attempts >= policy.max_attempts()]
@@ -322,7 +352,7 @@ def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float]
     for row in rows:
         if row.pk in dead:
             continue
-        delay = policy.retry_delay(row.attempts)
+        delay = max(policy.retry_delay(row.attempts), not_before or 0)
         delays.append(delay)
         metrics.deliveries_finished([row], FAILED)
         Delivery.objects.filter(pk=row.pk, claim_token=token).update(
@@ -340,22 +370,35 @@ def _mark_failed(rows: list[Delivery], error: str, retry_later: Callable[[float]
 # --- one sender per channel: contact point + rendering + backend call -------------------------
 
 
+def _contact_point(user) -> ContactPoint:
+    try:
+        return user.contact_point
+    except ContactPoint.DoesNotExist:
+        return ContactPoint(user=user)
+
+
+def _check_email(user) -> None:
+    """The address may have changed since ``notify()``: send only to a confirmed one."""
+    if not user.email:
+        raise PermanentDeliveryError("recipient has no email address")
+    if not _contact_point(user).email_is_verified(user.email):
+        raise PermanentDeliveryError("email address not verified")
+
+
 def _send_email(delivery: Delivery, backend) -> str:
     notification = delivery.notification
-    if not notification.recipient.email:
-        raise PermanentDeliveryError("recipient has no email address")
+    _check_email(notification.recipient)
     return backend.send(rendering.render_email(notification))
 
 
 def _send_sms(delivery: Delivery, backend) -> str:
     notification = delivery.notification
-    try:
-        phone = notification.recipient.contact_point.phone
-    except ContactPoint.DoesNotExist:
-        phone = ""
-    if not phone:
+    contact = _contact_point(notification.recipient)
+    if not contact.phone:
         raise PermanentDeliveryError("recipient has no phone number")
-    return backend.send(rendering.render_sms(notification, to=phone))
+    if not contact.phone_is_verified:
+        raise PermanentDeliveryError("phone number not verified")
+    return backend.send(rendering.render_sms(notification, to=contact.phone))
 
 
 def _send_push(delivery: Delivery, backend) -> str:
@@ -411,6 +454,89 @@ def _send_push(delivery: Delivery, backend) -> str:
     if circuit_open is not None:
         raise circuit_open
     raise permanent or PermanentDeliveryError("every web push subscription of the recipient is gone")
+
+
+def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
+    """Push claimed phone-app rows to every device of their recipients, all at once.
+
+    Like web push: a row is sent when at least one device accepted it; each provider (APNs,
+    FCM) has its own breaker; a token the provider calls gone deletes that device. The sends
+    of all rows run concurrently, then each row's outcome is written as for any channel.
+    """
+    from notifications.selectors import unread_counts
+
+    breakers: dict[str, CircuitBreaker] = {}
+    permissions: dict[str, object] = {}
+    badges = unread_counts({row.notification.recipient_id for row in rows}, store=False)
+    planned: list[tuple[Delivery, MobileDevice, object]] = []  # (row, device, message)
+    blocked: dict[int, CircuitOpen] = {}
+    for row in rows:
+        notification = row.notification
+        payload = rendering.render_mobile_payload(
+            notification, badge=badges.get(notification.recipient_id)
+        )
+        for device in notification.recipient.mobile_devices.all():
+            provider = backend.provider_for(device.platform)
+            if provider not in breakers:
+                breakers[provider] = CircuitBreaker(provider)
+                permissions[provider] = breakers[provider].allow()
+            permission = permissions[provider]
+            if not permission.allowed:
+                earlier = blocked.get(row.pk)
+                if earlier is None or permission.retry_at < earlier.retry_at:
+                    blocked[row.pk] = CircuitOpen(provider, permission.retry_at)
+                continue
+            planned.append((row, device, rendering.mobile_message(notification, device, payload)))
+    results = backend.send_many([message for _, _, message in planned])
+
+    accepted: dict[int, list[str]] = defaultdict(list)
+    errors: dict[int, list[Exception]] = defaultdict(list)
+    gone: list[int] = []
+    failed_providers: set[str] = set()
+    answered_providers: set[str] = set()
+    for (row, device, _), result in zip(planned, results):
+        provider = backend.provider_for(device.platform)
+        if isinstance(result, DeviceGone):
+            gone.append(device.pk)
+        if isinstance(result, BaseException):
+            if not isinstance(result, DeliveryError):
+                result = DeliveryError(f"{type(result).__name__}: {result}")
+            if not isinstance(result, PermanentDeliveryError):
+                failed_providers.add(provider)
+            else:
+                answered_providers.add(provider)
+            errors[row.pk].append(result)
+        else:
+            answered_providers.add(provider)
+            accepted[row.pk].append(result)
+    for provider in failed_providers:
+        breakers[provider].record_failure()
+    for provider in answered_providers - failed_providers:
+        breakers[provider].record_success()
+    if gone:
+        MobileDevice.objects.filter(pk__in=gone).delete()
+        logger.info("Removed %d mobile devices whose push token is gone", len(gone))
+
+    def outcome_of(row: Delivery) -> Callable[[], str]:
+        def send() -> str:
+            if accepted[row.pk]:
+                return accepted[row.pk][0]
+            row_errors = errors[row.pk]
+            retryable = [e for e in row_errors if not isinstance(e, PermanentDeliveryError)]
+            if retryable:
+                raise max(retryable, key=lambda e: e.retry_after or 0)
+            if row.pk in blocked:
+                raise blocked[row.pk]
+            if row_errors:
+                raise row_errors[0]
+            raise PermanentDeliveryError("recipient has no mobile device")
+
+        return send
+
+    return {
+        row.pk: _attempt([row], outcome_of(row), _retry_later_for(row), breaker=lambda: None)
+        for row in rows
+    }
 
 
 CHANNEL_SENDERS: dict[str, Callable[[Delivery, object], str]] = {
@@ -498,8 +624,7 @@ def _digest_send(user_id: int) -> str:
     notifications = [row.notification for row in rows]
 
     def send() -> str:
-        if not notifications[0].recipient.email:
-            raise PermanentDeliveryError("recipient has no email address")
+        _check_email(notifications[0].recipient)
         if len(notifications) == 1:
             return backend.send(rendering.render_email(notifications[0]))
         return backend.send(rendering.render_digest_email(notifications))

@@ -14,7 +14,8 @@ def test_home_renders_with_htmx_and_csrf_header(client):
 def test_signup_creates_account_and_logs_in(client):
     response = client.post(
         "/accounts/signup/",
-        {"username": "newcomer", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
+        {"username": "newcomer", "email": "newcomer@example.com",
+         "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
     )
     assert response.status_code == 302
     assert get_user_model().objects.filter(username="newcomer").exists()

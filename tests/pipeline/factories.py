@@ -17,8 +17,17 @@ class PushSubscriptionFactory(factory.django.DjangoModelFactory):
 
 
 class ContactPointFactory(factory.django.DjangoModelFactory):
+    """A confirmed phone number (``phone_verified=""`` for an unconfirmed one); updates the
+    contact point the user already has (users come with a confirmed email)."""
+
     class Meta:
         model = ContactPoint
 
     user = factory.SubFactory(UserFactory)
     phone = factory.Sequence(lambda n: f"+4915100{n:05d}")
+    phone_verified = factory.LazyAttribute(lambda contact: contact.phone)
+
+    @classmethod
+    def _create(cls, model_class, *args, user, **kwargs):
+        contact, _ = model_class.objects.update_or_create(user=user, defaults=kwargs)
+        return contact

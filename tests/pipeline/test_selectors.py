@@ -90,7 +90,9 @@ def test_preference_matrix_shows_defaults_and_choices(alice):
     services.preference_set(user=alice, kind=EVENT_UPDATED, channel="email", enabled=False)
     services.preference_set(user=alice, kind=GAME_SCORED, channel="push", enabled=True)
     matrix = selectors.preference_matrix(user=alice)
-    assert matrix[EVENT_UPDATED] == {"in_app": True, "email": False, "push": False, "sms": False}
+    assert matrix[EVENT_UPDATED] == {
+        "in_app": True, "email": False, "push": False, "sms": False, "mobile": False
+    }
     assert matrix[GAME_SCORED]["push"] is True
     assert "rate_limit_summary" not in matrix
 

@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from notifications.account.services import email_mark_verified
+
 DEMO_PASSWORD = "herald-demo"
 DEMO_USERS = [
     # username, is_staff/superuser, description
@@ -33,6 +35,8 @@ def ensure_demo_users(*, superuser: bool = True) -> dict:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        # Demo addresses need no confirmation link: their email goes to the console.
+        email_mark_verified(user=user)
         users[username] = user
     return users
 

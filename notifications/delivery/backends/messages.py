@@ -41,3 +41,24 @@ class PushMessage:
     recipient_id: int | None = None
     kind: str = ""
     notification_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class MobileMessage:
+    """One push to one phone app (APNs or FCM), from the kind's ``mobile.json``."""
+
+    platform: str  # "ios" | "android"
+    token: str
+    title: str
+    body: str
+    url: str = ""  # the deep link the app opens
+    badge: int | None = None
+    collapse_key: str = ""
+    app_id: str = ""  # APNs topic (bundle id); empty = the configured default
+    urgent: bool = False
+    sound: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+    ttl: int = 24 * 3600
+    recipient_id: int | None = None
+    kind: str = ""
+    notification_ids: tuple[int, ...] = ()

@@ -9,6 +9,7 @@ import requests
 from django.conf import settings
 from pywebpush import WebPushException, webpush
 
+from notifications.delivery import vapid
 from notifications.delivery.backends.base import DeliveryBackend
 from notifications.delivery.backends.messages import PushMessage
 from notifications.delivery.endpoints import (
@@ -50,7 +51,8 @@ class WebPushBackend(DeliveryBackend):
         return f"push:{urlsplit(address).netloc}"
 
     def send(self, message: PushMessage) -> str:
-        if not (settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT):
+        private_key = vapid.private_key()
+        if not (private_key and settings.VAPID_SUBJECT):
             raise PermanentDeliveryError("VAPID_PRIVATE_KEY / VAPID_SUBJECT are not configured")
         try:
             check_push_endpoint(message.endpoint, require_resolution=True)
@@ -67,7 +69,7 @@ class WebPushBackend(DeliveryBackend):
                     "keys": {"p256dh": message.p256dh, "auth": message.auth},
                 },
                 data=json.dumps(message.payload),
-                vapid_private_key=settings.VAPID_PRIVATE_KEY,
+                vapid_private_key=private_key,
                 # A fresh dict per call: pywebpush writes "aud" and "exp" into it.
                 vapid_claims={"sub": settings.VAPID_SUBJECT},
                 ttl=message.ttl,

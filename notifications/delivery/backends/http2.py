@@ -1,0 +1,99 @@
+"""A backend base for providers spoken to over HTTP/2 (APNs, FCM): many sends at once, one
+connection.
+
+Delivery tasks are synchronous, so the backend keeps an asyncio event loop on a thread of its
+own for as long as it lives (one batch): one ``httpx.AsyncClient(http2=True)`` on that loop
+multiplexes the concurrent sends of a chunk as streams of one TLS connection per provider, and
+the connection is reused by the next chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Sequence
+
+import httpx
+from django.conf import settings
+
+from notifications.delivery.backends.base import DeliveryBackend
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The provider's ``Retry-After`` in seconds (a number; an HTTP date is not used by them)."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The system's trust store, or ``MOBILE_PUSH_CA_FILE`` (a private CA, a test's own)."""
+    ca_file = settings.MOBILE_PUSH_CA_FILE or None
+    return ssl.create_default_context(cafile=ca_file)
+
+
+class AsyncHttp2Backend(DeliveryBackend):
+    """Subclasses implement ``deliver(client, message)``; ``send_many`` runs them concurrently."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def deliver(self, client: httpx.AsyncClient, message) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        if self._loop is not None:
+            return
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="http2-push", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+
+    def _run(self, coroutine):
+        self._start()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def _client_on_loop(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                http2=True,
+                verify=ssl_context(),
+                timeout=settings.MOBILE_PUSH_TIMEOUT_SECONDS,
+                limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+            )
+        return self._client
+
+    def send_many(self, messages: Sequence) -> list:
+        """Send all ``messages`` at once; per message its id, or the exception it raised."""
+
+        async def send_all():
+            client = await self._client_on_loop()
+            return await asyncio.gather(
+                *(self.deliver(client, message) for message in messages), return_exceptions=True
+            )
+
+        if not messages:
+            return []
+        return self._run(send_all())
+
+    def send(self, message) -> str:
+        (result,) = self.send_many([message])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        loop, thread, client = self._loop, self._thread, self._client
+        self._loop = self._thread = self._client = None
+        if loop is None:
+            return
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

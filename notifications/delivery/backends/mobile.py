@@ -1,0 +1,39 @@
+"""The phone-app channel: each device's push goes to APNs (iOS) or FCM (Android).
+
+``MOBILE_APNS_BACKEND`` and ``MOBILE_FCM_BACKEND`` name the two provider backends (dotted paths,
+like every backend); both share this backend's HTTP/2 client, so one batch keeps one connection
+per provider.
+"""
+
+from __future__ import annotations
+
+import httpx
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from notifications.delivery.backends.http2 import AsyncHttp2Backend
+from notifications.delivery.backends.messages import MobileMessage
+from notifications.delivery.errors import PermanentDeliveryError
+
+
+class MobilePushBackend(AsyncHttp2Backend):
+    channel = "mobile"
+
+    def __init__(self):
+        super().__init__()
+        self._providers: dict[str, AsyncHttp2Backend] = {}
+
+    def _provider_backend(self, platform: str) -> AsyncHttp2Backend:
+        if platform not in self._providers:
+            paths = {"ios": settings.MOBILE_APNS_BACKEND, "android": settings.MOBILE_FCM_BACKEND}
+            if platform not in paths:
+                raise PermanentDeliveryError(f"Unknown device platform {platform!r}")
+            self._providers[platform] = import_string(paths[platform])()
+        return self._providers[platform]
+
+    def provider_for(self, address: str) -> str:
+        """``address`` is the device's platform: one breaker per provider (APNs, FCM)."""
+        return self._provider_backend(address).provider
+
+    async def deliver(self, client: httpx.AsyncClient, message: MobileMessage) -> str:
+        return await self._provider_backend(message.platform).deliver(client, message)
