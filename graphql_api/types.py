@@ -40,6 +40,7 @@ class Channel(Enum):
     EMAIL = "email"
     PUSH = "push"
     SMS = "sms"
+    MOBILE = "mobile"
 
 
 @strawberry.enum
