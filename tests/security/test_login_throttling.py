@@ -76,7 +76,8 @@ def test_signups_from_one_address_are_throttled_whatever_it_claims_to_forward(cl
         statuses.append(
             client.post(
                 "/accounts/signup/",
-                {"username": f"farm{n}", "password1": PASSWORD, "password2": PASSWORD},
+                {"username": f"farm{n}", "email": f"farm{n}@example.com",
+                 "password1": PASSWORD, "password2": PASSWORD},
                 headers={"X-Forwarded-For": f"203.0.113.{n}"},
             ).status_code
         )
