@@ -21,6 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.timesince import timeuntil
 
+from events import live
 from events.models import (
     ACTIVE_STATUSES,
     Event,
@@ -360,6 +361,7 @@ def event_update(*, event: Event, actor, changes: Mapping[str, Any]) -> Event:
         if "capacity" in diff:
             _promote_waitlisted(event)
             _refresh_capacity_warning(event)
+        live.changed_on_commit(event_id=event.pk)
         return event
 
 
@@ -451,6 +453,7 @@ def event_cancel(*, event: Event, actor) -> Event:
             priority="urgent",
             url=event.get_absolute_url(),
         )
+        live.changed_on_commit(event_id=event.pk)
         return event
 
 
@@ -492,6 +495,7 @@ def registration_create(*, user, event: Event) -> Registration:
             subscription_follow(
                 user=user, topic=topic_for(event), kinds=REGISTRATION_SUBSCRIPTION_KINDS
             )
+        live.changed_on_commit(event_id=event.pk)
         return registration
 
 
@@ -519,6 +523,7 @@ def registration_cancel(*, user, event: Event) -> Registration | None:
         if was_confirmed:
             _promote_waitlisted(event)
             _refresh_capacity_warning(event)
+        live.changed_on_commit(event_id=event.pk)
         return registration
 
 

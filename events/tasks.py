@@ -20,3 +20,11 @@ def flush_event_update(event_id: int, window_ends_at: str | None = None) -> int:
     """Send the edits merged during one collapse window as a single update."""
     window = datetime.fromisoformat(window_ends_at) if window_ends_at else None
     return services.event_update_flush(event_id=event_id, window_ends_at=window)
+
+
+@shared_task(name="events.broadcast_event_change", ignore_result=True)
+def broadcast_event_change(event_id: int) -> bool:
+    """Tell open event pages and lists about a committed change (rendered as it is now)."""
+    from events import live
+
+    return live.broadcast(event_id=event_id)

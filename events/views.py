@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from events import selectors, services
+from events import live, selectors, services
 from events.forms import EventForm, add_validation_error
 from events.models import Event, RegistrationStatus
 
@@ -54,9 +54,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, event: Event, **extra) -> dict:
-    panel = selectors.event_panel(user=request.user, event=event)
-    attendees = selectors.event_attendees(event=event) if panel.can_manage else None
-    return {"event": event, "panel": panel, "attendees": attendees, **extra}
+    return {**live.page_context(user=request.user, event=event), **extra}
 
 
 @require_GET

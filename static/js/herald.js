@@ -34,12 +34,19 @@
     return RECONNECT_BASE_MS / 2 + Math.random() * ceiling;
   };
   // Keep a handle on the socket so going offline can close it (the wrapper exposes no close).
+  // A page may hold other sockets besides the notification one (the leaderboard's, an
+  // event's): they reconnect the same way, but only the notification socket drives the
+  // connection indicator and the catch-up.
   htmx.createWebSocket = function (url) {
     var socket = new WebSocket(url, []);
     socket.binaryType = htmx.config.wsBinaryType;
-    currentSocket = socket;
+    if (url.indexOf("/ws/notifications/") !== -1) { currentSocket = socket; }
     return socket;
   };
+
+  function fromNotificationSocket(event) {
+    return event.target && event.target.id === "notification-live";
+  }
 
   function live() { return document.getElementById("notification-live"); }
   function toastStack() { return document.getElementById("notification-toasts"); }
@@ -88,16 +95,19 @@
     }
   }
 
-  document.addEventListener("htmx:wsConnecting", function () {
+  document.addEventListener("htmx:wsConnecting", function (event) {
+    if (!fromNotificationSocket(event)) { return; }
     setConnection(!navigator.onLine ? "offline" : everOpened ? "reconnecting" : "connecting");
   });
   document.addEventListener("htmx:wsOpen", function (event) {
+    if (!fromNotificationSocket(event)) { return; }
     everOpened = true;
     socketWrapper = event.detail.socketWrapper;
     setConnection("live");
     sendCatchUp();
   });
   document.addEventListener("htmx:wsClose", function (event) {
+    if (!fromNotificationSocket(event)) { return; }
     var closed = event.detail.event;
     // A replaced socket closing late says nothing about the one now in use.
     if (closed && closed.target && currentSocket && closed.target !== currentSocket) { return; }

@@ -243,10 +243,13 @@ def test_clicking_a_toast_goes_through_the_click_through(open_page):
 
 
 def test_a_refused_registration_shows_its_reason_in_the_panel(open_page):
-    """The event is cancelled while the page is open: the HTMX 400 is swapped in, not dropped."""
+    """The event is cancelled while the page is open and before its live update arrives (its
+    events socket is held here): the HTMX 400 is swapped in, not dropped."""
     attendee, newcomer = UserFactory(), UserFactory()
     organizer, event = off_loop(a_registered_event, attendee, title="Late picnic")
-    page = open_page(newcomer, f"/events/{event.pk}/")
+    page = open_page(newcomer, "/")
+    page.route_web_socket(re.compile(r"/ws/events/"), lambda socket: None)  # never answers
+    page.goto(f"/events/{event.pk}/")
     register = page.locator("#event-actions").get_by_role("button", name="Register")
     expect(register).to_be_visible()
     off_loop(event_cancel, event=event, actor=organizer)

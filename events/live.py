@@ -1,0 +1,70 @@
+"""Live event pages: after a change commits, open pages swap in the parts that changed.
+
+Two Channels groups: ``events`` (the events list: one row per event, the same for everyone,
+rendered once per change) and ``event.<id>`` (that event's page: each socket renders the
+event's facts and its own action panel, which depend on who is looking). Both come from the
+partials the pages render, swapped by DOM id.
+"""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from events import selectors
+from events.models import Event
+
+LIST_GROUP = "events"
+DETAIL_TEMPLATE = "events/detail.html"
+
+
+def event_group(event_id: int) -> str:
+    return f"event.{event_id}"
+
+
+def changed_on_commit(*, event_id: int) -> None:
+    """Queue the broadcast of an event's change once the caller's transaction commits."""
+    from events import tasks  # tasks import services, which import this module
+
+    transaction.on_commit(
+        lambda: tasks.broadcast_event_change.apply_async(args=[event_id], queue="urgent")
+    )
+
+
+def broadcast(*, event_id: int) -> bool:
+    """Send an event as it is now to its open pages and to open lists. Idempotent: each frame
+    carries the whole state of its parts, so a repeat or a late one is harmless."""
+    try:
+        event = selectors.event_get(event_id=event_id)
+    except Event.DoesNotExist:
+        return False
+    send = async_to_sync(get_channel_layer().group_send)
+    send(LIST_GROUP, {"type": "event.changed", "event_id": event_id, "row": render_row(event)})
+    send(event_group(event_id), {"type": "event.changed", "event_id": event_id})
+    return True
+
+
+def render_row(event: Event) -> str:
+    return render_to_string("events/_event_row.html", {"event": event, "oob": True})
+
+
+def page_context(*, user, event: Event) -> dict:
+    """What the event page shows one viewer, page and socket alike (``event`` from
+    ``event_get``)."""
+    panel = selectors.event_panel(user=user, event=event)
+    attendees = selectors.event_attendees(event=event) if panel.can_manage else None
+    return {"event": event, "panel": panel, "attendees": attendees}
+
+
+def render_page_parts(*, user, event_id: int, csrf_token: str = "") -> str:
+    """The event's facts, its registrations (organizer only) and the viewer's action panel
+    (without the notice of a click, which stays), each swapped out of band by id."""
+    try:
+        event = selectors.event_get(event_id=event_id)
+    except Event.DoesNotExist:
+        return ""
+    # Rendered without a request: the viewer and the page's CSRF token come from the socket.
+    context = {**page_context(user=user, event=event), "user": user, "csrf_token": csrf_token,
+               "live": True}
+    parts = ["event-main", "event-registrations", "event-panel"]
+    return "".join(render_to_string(f"{DETAIL_TEMPLATE}#{part}", context) for part in parts)
