@@ -8,6 +8,7 @@ rows already sent or dead, not yet due, or leased by another worker are skipped.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -269,15 +270,18 @@ def _attempt(
         return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
     if circuit is not None:
         circuit.record_success()
-    with _bookkeeping_transaction():
-        marked = Delivery.objects.filter(pk__in=ids, claim_token=token).update(
-            status=DeliveryStatus.SENT,
-            sent_at=timezone.now(),
-            provider_message_id=(message_id or "")[:255],
-            last_error="",
-            next_attempt_at=None,
-            claim_token=None,
-        )
+    def mark_sent() -> int:
+        with _bookkeeping_transaction():
+            return Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+                status=DeliveryStatus.SENT,
+                sent_at=timezone.now(),
+                provider_message_id=(message_id or "")[:255],
+                last_error="",
+                next_attempt_at=None,
+                claim_token=None,
+            )
+
+    marked = _while_leased(rows, mark_sent)
     if marked < len(ids):
         # Only when the provider took longer than the lease despite its timeouts.
         logger.error(
@@ -296,6 +300,31 @@ def _attempt(
             payload={"provider_message_id": message_id or "", "batch_size": len(rows)},
         )
     return SENT
+
+
+def _while_leased(rows: list[Delivery], write: Callable[[], int]) -> int:
+    """Write the outcome of a send that happened, retrying while the database is away (a
+    PostgreSQL restart) and the lease still keeps other workers off the rows: written in time,
+    the message is not sent again. Past the lease it gives up, logged; the rows are then sent
+    again (at-least-once)."""
+    delay = 0.25
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if _lease_left(rows) <= policy.send_margin_seconds() / 2 + delay:
+                logger.error(
+                    "Outcome of deliveries %s not recorded: the database stayed away until "
+                    "their lease ran out, so they will be sent again", [row.pk for row in rows]
+                )
+                raise
+            logger.warning(
+                "Database unavailable recording the outcome of deliveries %s; retrying in %.1fs",
+                [row.pk for row in rows], delay,
+            )
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _release(rows: list[Delivery]) -> None:

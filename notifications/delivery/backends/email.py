@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from email.utils import make_msgid
 
@@ -12,6 +13,17 @@ from django.core.mail.utils import DNS_NAME
 from notifications.delivery.backends.base import DeliveryBackend
 from notifications.delivery.backends.messages import EmailMessage
 from notifications.delivery.errors import DeliveryError, PermanentDeliveryError
+
+
+def message_id_for(message: EmailMessage) -> str:
+    """The same ``Message-ID`` every time the same notifications are sent: a resend after a
+    crash (at-least-once) is the same message to the receiving mail systems, which show it once."""
+    if not message.notification_ids:
+        return make_msgid(domain=str(DNS_NAME))
+    ids = ".".join(str(pk) for pk in sorted(message.notification_ids))
+    if len(ids) > 60:
+        ids = hashlib.sha256(ids.encode()).hexdigest()[:32]
+    return f"<herald.notification.{ids}@{DNS_NAME}>"
 
 
 class DjangoEmailBackend(DeliveryBackend):
@@ -27,7 +39,7 @@ class DjangoEmailBackend(DeliveryBackend):
         return f"email:{settings.EMAIL_BACKEND.rsplit('.', 2)[-2]}"
 
     def send(self, message: EmailMessage) -> str:
-        message_id = make_msgid(domain=str(DNS_NAME))
+        message_id = message_id_for(message)
         try:
             if self._connection is None:
                 self._connection = get_connection(fail_silently=False)
