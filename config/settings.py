@@ -306,6 +306,8 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600)
 # A worker's lease on a row; a row still claimed after it is treated as orphaned and re-sent.
 DELIVERY_CLAIM_SECONDS = env_int("DELIVERY_CLAIM_SECONDS", 300)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 200)
+# Rows never tried are left this long to the task notify() queued before the sweep sends them.
+DELIVERY_ENQUEUE_GRACE_SECONDS = env_int("DELIVERY_ENQUEUE_GRACE_SECONDS", 60)
 # A delivery task that runs longer than this is interrupted (the rows it has not tried are given
 # back); the hard limit kills its worker process a little later if the soft one is ignored.
 DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS = env_int("DELIVERY_TASK_SOFT_TIME_LIMIT_SECONDS", 900)

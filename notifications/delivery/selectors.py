@@ -10,7 +10,6 @@ from django.db.models import Q, QuerySet
 from notifications.models import Delivery, DeliveryStatus
 
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
-ENQUEUE_GRACE_SECONDS = 60
 
 
 def due_deliveries(*, now: datetime, limit: int = 5000) -> QuerySet:
@@ -28,7 +27,10 @@ def due_deliveries(*, now: datetime, limit: int = 5000) -> QuerySet:
             | Q(next_attempt_at__isnull=True, created_at__lte=lost_before)
         )
         # Rows created moments ago are on their way through notify()'s on-commit enqueue.
-        .exclude(attempts=0, created_at__gt=now - timedelta(seconds=ENQUEUE_GRACE_SECONDS))
+        .exclude(
+            attempts=0,
+            created_at__gt=now - timedelta(seconds=settings.DELIVERY_ENQUEUE_GRACE_SECONDS),
+        )
         .order_by("next_attempt_at", "id")
         .values_list("id", "channel", "notification__priority", "notification__recipient_id")[
             :limit

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socketserver
 import threading
 import time
 from collections import defaultdict, deque
@@ -17,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import call_command
+
+from tests.smtp_server import SmtpServer
 
 
 @dataclass
@@ -103,65 +104,6 @@ class ProviderServer:
         return [request for request in self.requests if request.path == path]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class SmtpServer:
-    """A minimal SMTP server on 127.0.0.1 (enough of RFC 5321 for smtplib), recording what it
-    receives. Recipients in ``refuse`` get ``550`` at RCPT TO."""
-
-    def __init__(self):
-        self.connections = 0
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.refuse: set[str] = set()
-        server = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def reply(self, line: str):
-                self.wfile.write(line.encode() + b"\r\n")
-
-            def handle(self):
-                server.connections += 1
-                self.reply("220 herald-test ESMTP")
-                sender, recipients = "", []
-                while line := self.rfile.readline():
-                    command = line.decode().strip()
-                    verb = command[:4].upper()
-                    if verb in ("EHLO", "HELO"):
-                        self.reply("250 herald-test")
-                    elif verb == "MAIL":
-                        sender, recipients = command.split(":", 1)[1].strip(" <>"), []
-                        self.reply("250 OK")
-                    elif verb == "RCPT":
-                        address = command.split(":", 1)[1].strip(" <>")
-                        if address in server.refuse:
-                            self.reply("550 No such user")
-                        else:
-                            recipients.append(address)
-                            self.reply("250 OK")
-                    elif verb == "DATA":
-                        self.reply("354 End data with <CR><LF>.<CR><LF>")
-                        data = b""
-                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                            data += chunk
-                        server.messages.append((sender, recipients, data))
-                        self.reply("250 OK queued")
-                    elif verb == "QUIT":
-                        self.reply("221 Bye")
-                        return
-                    else:  # RSET, NOOP
-                        self.reply("250 OK")
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def close(self):
         self._server.shutdown()
         self._server.server_close()
 

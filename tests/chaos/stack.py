@@ -1,0 +1,380 @@
+"""Throwaway services and real Herald processes for the chaos suite.
+
+Each test gets its own ``redis-server`` on a free port and its own PostgreSQL cluster (a copy of
+a data directory migrated once per session, made with the installed ``initdb``/``pg_ctl``), and
+starts web (``manage.py serve --web-only``), worker (``celery -A config worker``) and beat
+(``celery -A config beat``) against them, as ``make run`` does in services mode. Nothing here
+touches the machine's shared PostgreSQL or Redis.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_ROOT = os.geteuid() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (apt-get install postgresql)")
+    return path
+
+
+def postgres_dir(prefix: str) -> Path:
+    """A fresh directory the server's user owns (pytest's own temp dirs are root's, mode 700)."""
+    path = Path(tempfile.mkdtemp(prefix=f"herald-chaos-{prefix}-"))
+    if AS_ROOT:
+        shutil.chown(path, "postgres", "postgres")
+    return path / "data"
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    # initdb and the server refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *command] if AS_ROOT else command
+
+
+class RedisServer:
+    """A redis-server on a free port with no persistence: a restart comes back empty."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        log = open(self.workdir / f"redis-{self.port}.log", "a")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: answers(self.port), timeout=10, what="redis-server")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        wait_until(lambda: not answers(self.port), timeout=10, what="redis-server to stop")
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster in ``datadir`` on a free port, trust auth on 127.0.0.1."""
+
+    def __init__(self, datadir: Path, port: int | None = None):
+        self.datadir = datadir
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/herald"
+
+    def init(self) -> None:
+        self.datadir.mkdir(parents=True)
+        if AS_ROOT:
+            shutil.chown(self.datadir, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres([postgres_bin("initdb"), "-D", str(self.datadir), "-U", "postgres",
+                          "--auth=trust", "--no-sync", "-E", "UTF8"]),
+            check=True, capture_output=True,
+        )
+
+    def copy(self) -> PostgresCluster:
+        datadir = postgres_dir("pg")
+        subprocess.run(["cp", "-a", str(self.datadir), str(datadir)], check=True)
+        return PostgresCluster(datadir)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir} "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
+        subprocess.run(
+            _as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-o", options,
+                          "-l", str(self.datadir / "server.log"), "-w", "-t", "60", "start"]),
+            check=True, capture_output=True,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(
+            _as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w",
+                          "stop"]),
+            check=False, capture_output=True,
+        )
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def scalar(self, sql: str, params=()):
+        return self.query(sql, params)[0][0]
+
+
+def build_template() -> PostgresCluster:
+    """A cluster with the ``herald`` database migrated and the periodic jobs every 2 seconds."""
+    cluster = PostgresCluster(postgres_dir("template"))
+    cluster.init()
+    cluster.start()
+    try:
+        with psycopg.connect(
+            f"postgres://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True
+        ) as connection:
+            connection.execute("CREATE DATABASE herald")
+        env = base_env(database_url=cluster.url, redis_url="")
+        result = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT, env=env, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        # Every-minute jobs (delivery sweep, relay, alerts...) run every 2 s here.
+        cluster.query(
+            "INSERT INTO django_celery_beat_intervalschedule (every, period) "
+            "VALUES (2, 'seconds') RETURNING id"
+        )
+        cluster.query(
+            "UPDATE django_celery_beat_periodictask SET interval_id = "
+            "(SELECT id FROM django_celery_beat_intervalschedule WHERE every = 2 AND "
+            "period = 'seconds') WHERE interval_id IS NOT NULL"
+        )
+        cluster.query("UPDATE django_celery_beat_periodictasks SET last_update = now()")
+    finally:
+        cluster.stop()
+    return cluster
+
+
+def base_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "chaos-suite-secret-key-not-for-production-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+        # Short leases and timeouts so faults resolve within a test.
+        "DELIVERY_CLAIM_SECONDS": "10",
+        "EMAIL_TIMEOUT": "2",
+        "WEBPUSH_TIMEOUT_SECONDS": "2",
+        "SMS_API_TIMEOUT_SECONDS": "2",
+        "DELIVERY_RETRY_BASE_SECONDS": "1",
+        "DELIVERY_RETRY_MAX_SECONDS": "2",
+        "DELIVERY_ENQUEUE_GRACE_SECONDS": "3",
+        "NOTIFICATIONS_RELAY_GRACE_SECONDS": "3",
+        "TASK_MAX_DELIVERIES": "3",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+class Stack:
+    """One test's services and processes. ``env`` is what every process gets."""
+
+    def __init__(self, workdir: Path, template: PostgresCluster, **env: str):
+        self.workdir = workdir
+        self.redis = RedisServer(workdir)
+        self.redis.start()
+        self.postgres = template.copy()
+        self.postgres.start()
+        self.env = base_env(database_url=self.postgres.url, redis_url=self.redis.url(), **env)
+        self.processes: list[tuple[str, subprocess.Popen, Path]] = []
+        self.web_port: int | None = None
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
+        log_path = self.workdir / f"{name}-{len(self.processes)}.log"
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**self.env, **env}, stdout=open(log_path, "w"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes.append((name, process, log_path))
+        return process
+
+    def start_web(self, port: int | None = None) -> subprocess.Popen:
+        self.web_port = port or self.web_port or free_port()
+        process = self._spawn(
+            "web",
+            [sys.executable, "manage.py", "serve", "--web-only", "--host", "127.0.0.1",
+             "--port", str(self.web_port)],
+        )
+        wait_until(lambda: process.poll() is not None or answers(self.web_port), timeout=60,
+                   what="web to listen")
+        assert process.poll() is None, self.log_tail("web")
+        return process
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start_worker(self, *extra: str, concurrency: int = 2, **env: str) -> subprocess.Popen:
+        number = sum(1 for name, *_ in self.processes if name == "worker")
+        process = self._spawn(
+            "worker",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+             "--queues", "urgent,default,bulk", "--concurrency", str(concurrency),
+             "--hostname", f"chaos{number}@%h", "--without-mingle", "--without-gossip",
+             *extra],
+            **env,
+        )
+        wait_until(lambda: process.poll() is not None or "ready." in self.log_of(process),
+                   timeout=60, what="worker to be ready")
+        assert process.poll() is None, self.log_of(process)[-3000:]
+        return process
+
+    def start_beat(self) -> subprocess.Popen:
+        number = sum(1 for name, *_ in self.processes if name == "beat")
+        return self._spawn(
+            "beat",
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+             "--max-interval", "1", "--schedule", str(self.workdir / f"beat-{number}")],
+        )
+
+    def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process and everything it started (a worker's pool children)."""
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def log_of(self, process: subprocess.Popen) -> str:
+        for _, candidate, path in self.processes:
+            if candidate is process:
+                return path.read_text(errors="replace")
+        return ""
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}"
+            for process_name, _, path in self.processes
+            if process_name == name
+        )
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')}" for _, _, path in self.processes
+        )
+
+    def close(self) -> None:
+        for _, process, _ in reversed(self.processes):
+            if process.poll() is None:
+                self.kill(process)
+        self.redis.kill()
+        self.postgres.stop("immediate")
+        self.postgres.remove()
+
+    # --- Django inside the stack -------------------------------------------------------------
+
+    def _script(self, code: str) -> str:
+        return (
+            "import django, json, os\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')\n"
+            "django.setup()\n"
+            "result = None\n"
+            + textwrap.dedent(code)
+            + "\nprint('RESULT=' + json.dumps(result))\n"
+        )
+
+    def django_background(self, name: str, code: str, **env: str) -> subprocess.Popen:
+        """``code`` in a Django process running beside the test (its output in its log)."""
+        return self._spawn(name, [sys.executable, "-c", self._script(code)], **env)
+
+    def result_of(self, process: subprocess.Popen, timeout: float = 180):
+        process.wait(timeout=timeout)
+        log = self.log_of(process)
+        assert process.returncode == 0, log[-5000:]
+        line = [row for row in log.splitlines() if row.startswith("RESULT=")][-1]
+        return json.loads(line[len("RESULT="):])
+
+    def django(self, code: str, **env: str):
+        """Run ``code`` in a Django process of this stack; it sets ``result`` (JSON-able)."""
+        completed = subprocess.run(
+            [sys.executable, "-c", self._script(code)], cwd=ROOT, env={**self.env, **env},
+            capture_output=True, text=True, timeout=240,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
+        line = [row for row in completed.stdout.splitlines() if row.startswith("RESULT=")][-1]
+        return json.loads(line[len("RESULT="):])
+
+    def users_with_sessions(self, count: int, *, prefix: str = "user") -> list[dict]:
+        """``count`` users with an email address and a logged-in session each."""
+        return self.django(
+            f"""
+            from importlib import import_module
+            from django.conf import settings
+            from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+            from django.contrib.auth import get_user_model
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            users = get_user_model().objects.bulk_create([
+                get_user_model()(username=f"{prefix}{{n}}", email=f"{prefix}{{n}}@example.com",
+                                 password="!unusable")
+                for n in range({count})
+            ])
+            result = []
+            for user in get_user_model().objects.filter(username__startswith="{prefix}"):
+                session = store()
+                session[SESSION_KEY] = str(user.pk)
+                session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+                session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+                session.create()
+                result.append({{"id": user.pk, "email": user.email,
+                                "cookie": f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}"}})
+            """
+        )

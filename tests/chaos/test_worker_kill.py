@@ -1,0 +1,81 @@
+"""The worker process killed with SIGKILL in the middle of a delivery batch, and a task that
+kills its worker every time."""
+
+import signal
+
+import pytest
+
+from tests.chaos.stack import wait_until
+
+pytestmark = pytest.mark.chaos
+
+RECIPIENTS = 60
+
+
+def test_worker_killed_mid_batch_every_email_goes_out_and_shows_once(make_stack, smtp):
+    smtp.delay = 0.1
+    stack = make_stack(**smtp.env())
+    stack.users_with_sessions(RECIPIENTS, prefix="fan")
+    worker = stack.start_worker()
+    stack.start_beat()
+
+    stack.django("""
+        from django.contrib.auth import get_user_model
+        from notifications.services import notify
+        notify(kind="event_updated", dedupe_key="kill:1", context={"event_title": "Chaos"},
+               recipients=get_user_model().objects.filter(username__startswith="fan"))
+    """)
+    wait_until(lambda: smtp.count() >= 10, what="the batch to be under way")
+    stack.kill(worker, signal.SIGKILL)
+    sent_before_the_kill = smtp.count()
+    assert sent_before_the_kill < RECIPIENTS
+
+    # A new worker; the rows the dead one held come back when their lease runs out.
+    stack.start_worker()
+    wait_until(
+        lambda: stack.postgres.scalar(
+            "SELECT count(*) FROM notifications_delivery WHERE status = 'sent'"
+        ) == RECIPIENTS,
+        timeout=120, what="every delivery sent",
+    )
+    # Every recipient has the email; a resend of the one in flight carries the same Message-ID,
+    # so it shows once.
+    assert set(smtp.distinct_per_recipient().values()) == {1}
+    assert len(smtp.distinct_per_recipient()) == RECIPIENTS
+    assert smtp.count() - RECIPIENTS <= 1
+    assert stack.postgres.scalar(
+        "SELECT max(attempts) FROM notifications_delivery"
+    ) <= 2
+
+
+def test_a_task_that_kills_its_worker_each_time_is_dead_lettered_after_bounded_starts(
+    make_stack, tmp_path
+):
+    stack = make_stack()
+    worker = stack.start_worker("--include", "tests.chaos.poison")
+    marker = tmp_path / "poison-starts"
+
+    stack.django(f"""
+        from tests.chaos.poison import kill_own_worker
+        kill_own_worker.apply_async(args=[{str(marker)!r}], queue="default",
+                                    task_id="poison-task-1")
+    """)
+
+    dead = wait_until(
+        lambda: stack.postgres.query(
+            "SELECT name, starts FROM config_deadtask WHERE task_id = 'poison-task-1'"
+        ),
+        timeout=90, what="the poison task to be dead-lettered",
+    )
+    assert dead == [("tests.chaos.poison.kill_own_worker", 4)]  # TASK_MAX_DELIVERIES=3
+    assert marker.read_text().count("started") == 3
+    assert "dead-lettered, not run again" in stack.log_of(worker)
+    assert worker.poll() is None  # the worker itself carries on
+
+    # And it still works: a normal task after the poison one runs.
+    stack.django("""
+        from notifications.tasks import push_badges
+        push_badges.apply_async(args=[[1]], queue="default", task_id="after-poison")
+    """)
+    wait_until(lambda: "after-poison] succeeded" in stack.log_of(worker), timeout=30,
+               what="a task after the poison one")
