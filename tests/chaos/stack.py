@@ -354,7 +354,7 @@ class Stack:
         return json.loads(line[len("RESULT="):])
 
     def users_with_sessions(self, count: int, *, prefix: str = "user") -> list[dict]:
-        """``count`` users with an email address and a logged-in session each."""
+        """``count`` users with a confirmed email address and a logged-in session each."""
         return self.django(
             f"""
             from importlib import import_module
@@ -367,8 +367,14 @@ class Stack:
                                  password="!unusable")
                 for n in range({count})
             ])
+            from notifications.models import ContactPoint
+            mine = get_user_model().objects.filter(username__startswith="{prefix}")
+            # Confirmed addresses: email goes only to addresses their owner confirmed.
+            ContactPoint.objects.bulk_create(
+                [ContactPoint(user=user, email_verified=user.email) for user in mine]
+            )
             result = []
-            for user in get_user_model().objects.filter(username__startswith="{prefix}"):
+            for user in mine:
                 session = store()
                 session[SESSION_KEY] = str(user.pk)
                 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
