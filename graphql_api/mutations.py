@@ -7,7 +7,8 @@ then null. Another user's notification is "not found", like an id that never exi
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
+from enum import Enum
 
 import pydantic
 import strawberry
@@ -32,6 +33,7 @@ from graphql_api.types import (
 )
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
+from notifications.account import services as account_services
 from notifications.api import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     ApiKeyRevoked,
@@ -39,6 +41,7 @@ from notifications.api import (
     authenticate_api_key,
 )
 from notifications.api import services as api_services
+from notifications.api.devices import DeviceIn
 from notifications.api.schemas import NotificationIn
 from notifications.models import Notification as NotificationModel
 
@@ -64,6 +67,16 @@ def _user_error(error: Exception) -> UserError | None:
     if isinstance(error, ValueError):
         return UserError(code=ErrorCode.INVALID, message=str(error))
     return None
+
+
+def _validated(schema, body: dict):
+    """``schema(**body)``, its first validation error refused as INVALID on that field."""
+    try:
+        return schema(**body)
+    except pydantic.ValidationError as invalid:
+        first = invalid.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise Refused(ErrorCode.INVALID, first["msg"], field=field) from None
 
 
 async def attempt(work, *args, **kwargs):
@@ -271,12 +284,7 @@ def _send_notification(raw_key: str | None, idempotency_key: str, input: SendNot
                       f"idempotencyKey must have 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
                       field="idempotencyKey")
     body = _given(input)
-    try:
-        payload = NotificationIn(**body)
-    except pydantic.ValidationError as invalid:
-        first = invalid.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise Refused(ErrorCode.INVALID, first["msg"], field=field) from None
+    payload = _validated(NotificationIn, body)
     try:
         return api_services.api_notification_send(
             api_key=api_key, idempotency_key=idempotency_key, payload=payload, body=body
@@ -286,6 +294,51 @@ def _send_notification(raw_key: str | None, idempotency_key: str, input: SendNot
     except api_services.IdempotencyConflict:
         raise Refused(ErrorCode.CONFLICT, "This idempotencyKey was already used with a "
                       "different notification.", field="idempotencyKey") from None
+
+
+# --- Phone-app devices ------------------------------------------------------------------------
+
+
+@strawberry.enum
+class DevicePlatform(Enum):
+    IOS = "ios"
+    ANDROID = "android"
+
+
+@strawberry.type(description="A phone running the Herald app, pushed through APNs or FCM.")
+class MobileDevice:
+    id: strawberry.ID
+    platform: DevicePlatform
+    app_id: str
+    name: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@strawberry.type
+class DevicePayload:
+    device: MobileDevice | None = None
+    device_secret: str | None = strawberry.field(
+        default=None,
+        description="For POST/DELETE /api/v1/devices as X-Device-Secret; shown once.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _register_device(user, platform: DevicePlatform, token: str, app_id: str, name: str):
+    given = _validated(
+        DeviceIn, {"platform": platform.value, "token": token, "app_id": app_id, "name": name}
+    )
+    device, secret = account_services.mobile_device_register(
+        user=user, platform=given.platform, token=given.token, app_id=given.app_id,
+        name=given.name,
+    )
+    view = MobileDevice(
+        id=strawberry.ID(str(device.pk)), platform=DevicePlatform(device.platform),
+        app_id=device.app_id, name=device.name, created_at=device.created_at,
+        last_seen_at=device.last_seen_at,
+    )
+    return view, secret
 
 
 @strawberry.type
@@ -363,6 +416,26 @@ class Mutation:
     @strawberry.mutation(description="Leave the event or its waiting list.")
     async def leave_event(self, info: Info, event_id: strawberry.ID) -> EventPayload:
         return await _event_mutation(info, event_id, event_services.registration_cancel)
+
+    @strawberry.mutation(description="Register this phone's APNs or FCM token for the viewer.")
+    async def register_device(
+        self, info: Info, platform: DevicePlatform, token: str, app_id: str = "", name: str = ""
+    ) -> DevicePayload:
+        value, errors = await guarded(info, _register_device, platform, token, app_id, name)
+        if errors:
+            return DevicePayload(errors=errors)
+        device, secret = value
+        return DevicePayload(device=device, device_secret=secret)
+
+    @strawberry.mutation(description="Stop pushes to one of the viewer's phones.")
+    async def unregister_device(self, info: Info, id: strawberry.ID) -> ChangedPayload:
+        def remove(user):
+            if not account_services.mobile_device_remove(user=user, device_id=_id(id)):
+                raise Refused(ErrorCode.NOT_FOUND, "No such device.")
+            return True
+
+        changed, errors = await guarded(info, remove)
+        return ChangedPayload(changed=changed, errors=errors)
 
     @strawberry.mutation(
         description="For services: notify users, with the HTTP API's rules (an API key, its "

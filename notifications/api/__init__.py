@@ -15,7 +15,7 @@ from ninja import Header, NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import APIKeyHeader, HttpBearer
 
-from notifications.api import selectors, services
+from notifications.api import devices, selectors, services
 from notifications.api.schemas import Error, NotificationCreated, NotificationIn
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 150
@@ -105,6 +105,8 @@ def bad_body(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def missing_or_bad_key(request, exc):
+    if request.path.startswith(DEVICES_PREFIX):
+        return _error(request, 401, "Log in, or send this device's X-Device-Secret")
     response = _error(request, 401, "Missing or invalid API key")
     response["WWW-Authenticate"] = "Bearer"
     return response
@@ -161,3 +163,8 @@ def create_notification(
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+# The phone app's device registration (session or device secret, not API keys).
+DEVICES_PREFIX = "/api/v1/devices"
+api.add_router("/devices", devices.router)

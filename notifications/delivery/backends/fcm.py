@@ -9,6 +9,7 @@ it expires; a 401 renews it once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from pathlib import Path
@@ -56,7 +57,10 @@ class AccessToken:
     def _auth_request(cls) -> GoogleAuthRequest:
         session = requests.Session()
         if settings.MOBILE_PUSH_CA_FILE:
-            session.verify = settings.MOBILE_PUSH_CA_FILE
+            # Per call: a session-wide ``verify`` loses to REQUESTS_CA_BUNDLE in the environment.
+            session.request = functools.partial(
+                session.request, verify=settings.MOBILE_PUSH_CA_FILE
+            )
         return GoogleAuthRequest(session=session)
 
     @classmethod
