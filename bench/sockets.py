@@ -142,6 +142,7 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
     close_codes = [None] * count
     done = asyncio.Event()
     pending = {"n": 0}  # open sockets still waiting for the token frame
+    readers = set()  # the event loop keeps only weak references to tasks
     lag = {"max": 0.0}
 
     def finished(i):
@@ -154,11 +155,11 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
             async for message in ws:
                 now = time.time()
                 frames[i] += 1
-                if token in message:
+                raw = message.encode() if isinstance(message, str) else message
+                if token.encode() in raw:
                     hits[i] += 1
                     if first[i] is None:
                         first[i] = now
-                        raw = message.encode() if isinstance(message, str) else message
                         size[i] = len(raw)
                         finished(i)
         except ConnectionClosed:
@@ -189,7 +190,9 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
         handshake_ms.append((time.perf_counter() - began) * 1000)
         sockets[i] = ws
         pending["n"] += 1
-        loop.create_task(read(i, ws))
+        reader = loop.create_task(read(i, ws))
+        readers.add(reader)
+        reader.add_done_callback(readers.discard)
 
     tasks = []
     for i, cookie in enumerate(cookies):
@@ -216,6 +219,9 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command[0] == "wait":
+            # Set during the ramp if every socket open then had closed; sockets opened later
+            # are waiting now.
+            done.clear()
             if pending["n"] > 0:
                 try:
                     await asyncio.wait_for(done.wait(), max(0.0, command[1] - time.time()))
