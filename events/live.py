@@ -3,7 +3,9 @@
 Two Channels groups: ``events`` (the events list: one row per event, the same for everyone,
 rendered once per change) and ``event.<id>`` (that event's page: each socket renders the
 event's facts and its own action panel, which depend on who is looking). Both come from the
-partials the pages render, swapped by DOM id.
+partials the pages render, swapped by DOM id. The ``event.<id>`` message also carries the
+event's ``state`` as data (place, time, status, places left), read once per change, for the
+GraphQL ``eventUpdated`` subscribers, who then need no query of their own.
 """
 
 from asgiref.sync import async_to_sync
@@ -40,8 +42,32 @@ def broadcast(*, event_id: int) -> bool:
         return False
     send = async_to_sync(get_channel_layer().group_send)
     send(LIST_GROUP, {"type": "event.changed", "event_id": event_id, "row": render_row(event)})
-    send(event_group(event_id), {"type": "event.changed", "event_id": event_id})
+    send(
+        event_group(event_id),
+        {"type": "event.changed", "event_id": event_id, "state": state_of(event)},
+    )
     return True
+
+
+def state_of(event: Event) -> dict:
+    """What an ``eventUpdated`` frame shows (``event`` from ``event_get``, with its counts)."""
+    return {
+        "id": event.pk,
+        "title": event.title,
+        "location": event.location,
+        "starts_at": event.starts_at.isoformat(),
+        "ends_at": event.ends_at.isoformat(),
+        "status": event.status,
+        "capacity": event.capacity,
+        "places_left": event.places_left,
+    }
+
+
+def current_state(event_id: int) -> dict | None:
+    try:
+        return state_of(selectors.event_get(event_id=event_id))
+    except Event.DoesNotExist:
+        return None
 
 
 def render_row(event: Event) -> str:

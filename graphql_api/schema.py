@@ -12,6 +12,7 @@ from strawberry.extensions import MaskErrors
 from graphql_api import limits
 from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
+from graphql_api.subscriptions import Subscription
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -36,5 +37,6 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[*limits.extensions(), lambda: MaskErrors(should_mask_error=_unexpected)],
 )

@@ -5,6 +5,8 @@ while the flag lives ride along, since the broadcast renders the board as it is 
 The top of the board is rendered once per broadcast; each socket adds its own "around me".
 """
 
+from dataclasses import asdict
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -40,9 +42,15 @@ def broadcast_queue() -> None:
 
 
 def broadcast() -> None:
-    """Tell every open leaderboard page to refresh, with the top of the board rendered."""
+    """Tell every open leaderboard page to refresh, with the top of the board rendered (``top``)
+    and as data (``standings``, for API subscribers)."""
     async_to_sync(get_channel_layer().group_send)(
-        GROUP, {"type": "leaderboard.changed", "top": render_top()}
+        GROUP,
+        {
+            "type": "leaderboard.changed",
+            "top": render_top(),
+            "standings": [asdict(standing) for standing in selectors.top()],
+        },
     )
 
 
