@@ -55,7 +55,7 @@ test: venv-dev
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  $(PY) tests/preflight.py
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	  $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  DATABASE_CONN_MAX_AGE=$${DATABASE_CONN_MAX_AGE:-0} $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 bench: venv-dev

@@ -40,3 +40,4 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
         await asyncio.wrap_future(
             asyncio.run_coroutine_threadsafe(super().group_send(group, message), loop)
         )
+

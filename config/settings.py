@@ -123,11 +123,15 @@ TEMPLATES = [
 ]
 
 # Database: SQLite file in the project unless DATABASE_URL names another.
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-        # A kept connection is checked before reuse, so a restarted PostgreSQL costs no errors.
+        _database_url,
+        # Persistent connections on PostgreSQL: a socket's connect (session and user lookups)
+        # then costs two queries, not two new connections. Checked before reuse.
+        conn_max_age=env_int(
+            "DATABASE_CONN_MAX_AGE", 60 if _database_url.startswith("postgres") else 0
+        ),
         conn_health_checks=True,
     )
 }
@@ -146,17 +150,48 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "herald"),
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "herald"),
-                "capacity": 1000,
-                "expiry": 60,
-            },
+    # The channel layer's Redis hosts: REDIS_URL, or CHANNEL_LAYER_REDIS_URLS (comma-separated) to
+    # shard groups over several Redis servers. Each host gets bounded connect and read timeouts
+    # and a periodic health check, so a dead connection is noticed and re-opened.
+    _layer_hosts = [
+        {
+            "address": url,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 5,
+            "socket_keepalive": True,
+            "health_check_interval": 10,
+            "retry_on_timeout": True,
         }
-    }
+        for url in env_list("CHANNEL_LAYER_REDIS_URLS") or [REDIS_URL]
+    ]
+    # "pubsub" (default): channels-redis's Redis pub/sub layer. Group memberships live in each web
+    # process and are re-subscribed when Redis comes back; a message reaches a process as a
+    # pushed frame, with no per-message round trip. "core": the list-based RedisChannelLayer.
+    CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
+    if CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {
+                    "hosts": _layer_hosts,
+                    "prefix": env_str("CHANNEL_LAYER_PREFIX", "herald"),
+                },
+            }
+        }
+    elif CHANNEL_LAYER == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [{**host, "max_connections": 1000} for host in _layer_hosts],
+                    "prefix": env_str("CHANNEL_LAYER_PREFIX", "herald"),
+                    "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+                    "expiry": 60,
+                },
+            }
+        }
+    else:
+        raise ImproperlyConfigured("CHANNEL_LAYER must be 'pubsub' or 'core'.")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.EmbeddedChannelLayer"}}
@@ -226,6 +261,16 @@ LOGOUT_REDIRECT_URL = "login"
 EVENT_UPDATE_COLLAPSE_SECONDS = env_int("EVENT_UPDATE_COLLAPSE_SECONDS", 60)
 # Notification center: how often a page polls the badge and list while its socket is down.
 NOTIFICATION_POLL_SECONDS = env_int("NOTIFICATION_POLL_SECONDS", 10)
+
+# Sockets (read by notifications/consumers.py and the serve command).
+# Open pages per user; past it the oldest page's socket is closed with 4429.
+WEBSOCKET_MAX_PER_USER = env_int("WEBSOCKET_MAX_PER_USER", 10)
+# Keepalive: an idle socket is pinged this often and closed when no pong comes back in time, so a
+# vanished client does not hold a socket for hours.
+WEBSOCKET_PING_INTERVAL_SECONDS = env_int("WEBSOCKET_PING_INTERVAL_SECONDS", 20)
+WEBSOCKET_PING_TIMEOUT_SECONDS = env_int("WEBSOCKET_PING_TIMEOUT_SECONDS", 30)
+# Web processes in services mode, sharing one listening socket; 0 means one per CPU core.
+WEB_PROCESSES = env_int("WEB_PROCESSES", 0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -5,22 +5,39 @@ Client → server (JSON; htmx adds its form values and a ``HEADERS`` object):
 The same catch-up runs on connect when the URL has ``?last_id=N``.
 Server → client: ``notifications/_pushed.html`` (toasts, urgent banners, the badge), or the badge
 alone after a read-state change.
+
+A fan-out reaches thousands of sockets of one process at once, so the push path does no database
+query and no template render per socket: a notification's toast is rendered once per process
+(``pushed_fragment``) and only its id and the recipient's badge count differ per socket.
 """
 
 import json
+import logging
+import time
+import uuid
+from functools import lru_cache
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from notifications import selectors
-from notifications.groups import user_group
+from notifications import live, selectors
 from notifications.models import Silenced
 from operations import metrics
 
-# Close codes in the 4000-4999 range are ours: 4401 = not logged in (the page does not retry).
-CLOSE_UNAUTHENTICATED = 4401
+logger = logging.getLogger(__name__)
+
+# Close codes in the 4000-4999 range are ours; herald.js knows each one.
+CLOSE_UNAUTHENTICATED = 4401  # not logged in: the page does not retry
+CLOSE_TOO_MANY_SOCKETS = 4429  # this user opened more pages than allowed: the oldest is closed
+CLOSE_TRY_AGAIN = 4503  # the channel layer is unavailable: reconnect with backoff, then catch up
+
+LAYER_ERRORS = live.LAYER_ERRORS
+
+ID_PLACEHOLDER = "__notification_id__"
 
 
 def _last_id(value) -> int | None:
@@ -51,17 +68,70 @@ def render_pushed(notifications: list, unread: int, more: int = 0) -> str:
     )
 
 
+@lru_cache(maxsize=256)
+def _toast_template(priority: str, kind: str, title: str, body: str, url: str) -> str:
+    """A toast (or urgent banner) with a placeholder for the recipient's notification id."""
+    notification = {
+        "id": ID_PLACEHOLDER, "priority": priority, "kind": kind, "title": title,
+        "body": body, "url": url,
+    }
+    name = "_banner.html" if priority == "urgent" else "_toast.html"
+    return render_to_string(f"notifications/{name}", {"notification": notification})
+
+
+@lru_cache(maxsize=1024)
+def badge_fragment(unread: int) -> str:
+    return render_to_string("notifications/_badge.html", {"unread": unread, "oob": True})
+
+
+def pushed_fragment(event: dict) -> str:
+    """What ``render_pushed([event], event["unread"])`` renders, from per-process caches."""
+    toast = _toast_template(
+        event.get("priority", "normal"), event.get("kind", ""), event.get("title", ""),
+        event.get("body", ""), event.get("url", ""),
+    )
+    return toast.replace(ID_PLACEHOLDER, str(int(event["id"]))) + "\n" + badge_fragment(
+        int(event["unread"])
+    )
+
+
 class NotificationConsumer(AsyncWebsocketConsumer):
-    """One socket per open page of a logged-in user, joined to the group ``user.<id>``."""
+    """One socket per open page of a logged-in user, attached to the user's live events.
+
+    It has no channel of its own (``channel_layer_alias = None``): everything it is sent comes
+    through ``notifications.live``, so opening a socket costs no Redis subscription and works
+    while Redis is briefly away. The pages of one user tell each other when they open and close
+    (``socket.opened`` / ``socket.closed``, sent to the user like any live event), so each one
+    knows how many newer pages the user has on any web process: past
+    ``WEBSOCKET_MAX_PER_USER`` the oldest closes itself with 4429.
+    """
+
+    channel_layer_alias = None
+    attached = False
+    # The newest notification id this socket has sent, and the one it surely had when the live
+    # subscription last worked (see notifications.live): a resume catches up from the latter.
+    last_id = 0
+    safe_id = 0
 
     async def connect(self):
         if await refused_anonymous(self):
             return
         user = self.user = self.scope["user"]
-        self.group_name = user_group(user.pk)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        self.opened = (time.time(), uuid.uuid4().hex)
+        self.connected_at = timezone.now()
+        self.newer_pages: set[str] = set()
+        try:
+            await live.attach(user.pk, self)
+        except LAYER_ERRORS:
+            logger.warning("Socket of user %s refused: channel layer unavailable", user.pk,
+                           exc_info=True)
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
+        self.attached = True
         await self.accept()
         metrics.socket_connected(self)
+        await self._tell_pages("socket.opened")
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_id = _last_id((query.get("last_id") or [None])[0])
         if last_id is not None:
@@ -69,12 +139,37 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         metrics.socket_disconnected(self, code)
-        group_name = getattr(self, "group_name", None)
-        if group_name:
-            await self.channel_layer.group_discard(group_name, self.channel_name)
+        if self.attached:
+            self.attached = False
+            live.detach(self.user.pk, self)
+            await self._tell_pages("socket.closed")
+
+    async def _tell_pages(self, event_type: str) -> None:
+        """Best effort: a lost hello only lets a user keep one page more than allowed."""
+        opened_at, socket_id = self.opened
+        try:
+            await live.publish_async(
+                [(self.user.pk, {"type": event_type, "opened_at": opened_at, "socket": socket_id})]
+            )
+        except LAYER_ERRORS:
+            logger.info("Could not tell user %s's other pages (%s)", self.user.pk, event_type)
+
+    async def socket_opened(self, event):
+        other = (event["opened_at"], event["socket"])
+        if other <= self.opened:
+            return  # itself, or an older page (which counts this one)
+        self.newer_pages.add(other[1])
+        if len(self.newer_pages) >= settings.WEBSOCKET_MAX_PER_USER and self.attached:
+            logger.info("Closing the oldest page of user %s: %d newer pages open",
+                        self.user.pk, len(self.newer_pages))
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            await self.disconnect(CLOSE_TOO_MANY_SOCKETS)
+
+    async def socket_closed(self, event):
+        self.newer_pages.discard(event["socket"])
 
     async def receive(self, text_data=None, bytes_data=None):
-        if not hasattr(self, "user") or not text_data:
+        if not self.attached or not text_data:
             return
         try:
             message = json.loads(text_data)
@@ -89,8 +184,24 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def catch_up(self, last_id: int):
         missed, unread, more = await self._missed(last_id)
+        self._sent_up_to(max([last_id, *(notification.pk for notification in missed)]))
         # Rows stored silently (quiet hours, rate limit) count in the badge but make no toast.
         await self.send(text_data=render_pushed(missed, unread, more))
+
+    def _sent_up_to(self, notification_id: int) -> None:
+        self.last_id = max(self.last_id, notification_id)
+
+    def checkpoint(self) -> None:
+        self.safe_id = self.last_id
+
+    async def resume(self) -> None:
+        """After the live subscription was interrupted: send what may have been missed."""
+        await self.catch_up(self.safe_id or await self._newest_id_before_connect())
+
+    @database_sync_to_async
+    def _newest_id_before_connect(self) -> int:
+        # Nothing sent yet: the page showed what existed when it connected.
+        return selectors.newest_notification_id(user=self.user, before=self.connected_at)
 
     @database_sync_to_async
     def _missed(self, last_id: int):
@@ -104,11 +215,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         return missed, selectors.unread_count(user=self.user), more
 
     async def notification_created(self, event):
-        await self.send(text_data=render_pushed([event], event["unread"]))
+        self._sent_up_to(int(event.get("id") or 0))
+        await self.send(text_data=pushed_fragment(event))
 
     async def unread_changed(self, event):
-        await self.send(
-            text_data=render_to_string(
-                "notifications/_badge.html", {"unread": event["unread"], "oob": True}
-            )
-        )
+        await self.send(text_data=badge_fragment(int(event["unread"])))

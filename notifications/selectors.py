@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -69,6 +70,17 @@ def notifications_beyond_catch_up(*, user, last_id: int, batch: list[Notificatio
     if len(batch) < CATCH_UP_LIMIT or not batch:
         return 0
     return visible_notifications(user=user).filter(pk__gt=last_id, pk__lt=batch[0].pk).count()
+
+
+def newest_notification_id(*, user, before: datetime) -> int:
+    """The id of the newest notification ``user`` had at ``before`` (0 when none)."""
+    newest = (
+        Notification.objects.filter(recipient=user, created_at__lt=before)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return newest or 0
 
 
 def unread_counts(user_ids: Iterable[int], *, store: bool = True) -> dict[int, int]:

@@ -26,6 +26,7 @@
   var currentSocket = null;
   var everOpened = false;
   var pollTimer = null;
+  var retries4503 = 0;
 
   // Reconnect quickly after a server restart, with full jitter, never waiting more than a few
   // seconds (the extension's default doubles up to 64 s).
@@ -62,7 +63,10 @@
 
   // --- Connection state and polling fallback ------------------------------------------------
 
-  var LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+  var LABELS = {
+    connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline",
+    elsewhere: "Open in another tab",
+  };
 
   function setConnection(state) {
     var indicator = document.getElementById("connection-state");
@@ -102,6 +106,7 @@
   document.addEventListener("htmx:wsOpen", function (event) {
     if (!fromNotificationSocket(event)) { return; }
     everOpened = true;
+    retries4503 = 0;
     socketWrapper = event.detail.socketWrapper;
     setConnection("live");
     sendCatchUp();
@@ -113,7 +118,16 @@
     if (closed && closed.target && currentSocket && closed.target !== currentSocket) { return; }
     var code = closed && closed.code;
     if (code === 4401) { setConnection("offline"); return; }  // Logged out: no retry.
+    // Too many open pages: this (the oldest) one stays quiet and polls; no retry, which would
+    // close another page in turn.
+    if (code === 4429) { setConnection("elsewhere"); return; }
     setConnection(navigator.onLine ? "reconnecting" : "offline");
+    // The server's channel layer was unavailable: the extension retries only 1006/1011-1013,
+    // so retry here, with the same jittered backoff, and catch up once open.
+    if (code === 4503 && socketWrapper) {
+      retries4503 += 1;
+      setTimeout(function () { socketWrapper.reconnect(); }, htmx.config.wsReconnectDelay(retries4503));
+    }
   });
   window.addEventListener("offline", function () {
     setConnection("offline");

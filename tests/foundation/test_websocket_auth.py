@@ -1,13 +1,15 @@
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from config.asgi import application
+from notifications import live
 from notifications.consumers import CLOSE_UNAUTHENTICATED
-from notifications.groups import user_group
+from notifications.live import publish_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +48,10 @@ async def test_logged_in_socket_receives_its_own_group_only():
     ws = communicator(alice_cookie)
     connected, _ = await ws.connect()
     assert connected
-    layer = get_channel_layer()
-    await layer.group_send(user_group(bob_id), {"type": "notification.created", "id": 1, "unread": 1})
-    await layer.group_send(user_group(alice_id), {"type": "notification.created", "id": 2, "unread": 3})
+    await publish_async([
+        (bob_id, {"type": "notification.created", "id": 1, "unread": 1}),
+        (alice_id, {"type": "notification.created", "id": 2, "unread": 3}),
+    ])
     fragment = await ws.receive_from(timeout=2)
     assert 'id="notification-2"' in fragment
     assert 'id="notification-1"' not in fragment
@@ -58,14 +61,25 @@ async def test_logged_in_socket_receives_its_own_group_only():
     await ws.disconnect()
 
 
-async def test_disconnect_leaves_the_group():
+async def test_disconnect_detaches_the_socket():
     alice_id, alice_cookie = await sync_to_async(session_cookie_for)("alice")
     ws = communicator(alice_cookie)
     assert (await ws.connect())[0]
     await ws.disconnect()
-    layer = get_channel_layer()
-    # A group with no members: the send reaches nobody, and a fresh socket sees only new events.
-    await layer.group_send(user_group(alice_id), {"type": "notification.created", "id": 9, "unread": 1})
+    assert live.open_sockets() == 0
+
+    class Probe:  # attached after the disconnect: shows when the event has been handed out
+        arrived = asyncio.Event()
+
+        async def dispatch(self, event):
+            self.arrived.set()
+
+    probe = Probe()
+    await live.attach(alice_id, probe)
+    await live.publish_async([(alice_id, {"type": "notification.created", "id": 9, "unread": 1})])
+    await asyncio.wait_for(probe.arrived.wait(), 5)
+    live.detach(alice_id, probe)
+    # Delivered to nobody else; a fresh socket sees only what comes after it.
     ws2 = communicator(alice_cookie)
     assert (await ws2.connect())[0]
     assert await ws2.receive_nothing(timeout=0.3)

@@ -7,18 +7,13 @@ Tests use ``transactional_db``: rows committed here are visible to the server at
 """
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
+
+from tests.live_server import LiveServer, free_port, server_environment, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's package; another path (another distribution, a missing browser) through the env.
@@ -40,101 +35,13 @@ TEST_VAPID_PUBLIC_KEY = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_database_url() -> str:
-    """The URL of the database pytest-django created for this run (test_<name>)."""
-    db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.fail("Browser tests need PostgreSQL: set DATABASE_URL to a postgres:// URL.")
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
-
-
-class LiveServer:
-    """Daphne serving the project in a subprocess; can be stopped and started on the same port."""
-
-    def __init__(self, *, env: dict[str, str], port: int, log_path: Path):
-        self.env = env
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--web-only",
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"server exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server did not answer within {timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """SIGTERM, as a process manager does on a restart; daphne closes its sockets first."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_since(self, offset: int, chars: int = 4000) -> str:
-        if not self.log_path.exists():
-            return ""
-        with open(self.log_path, errors="replace") as log:
-            log.seek(offset)
-            return log.read()[-chars:]
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
-
-
 @pytest.fixture(scope="module")
 def module_asgi_server(django_db_setup, tmp_path_factory):
     """One server process per test module (starting one costs seconds), on the test database."""
     if not settings.REDIS_URL:
         pytest.fail("Browser tests need Redis for the channel layer: set REDIS_URL.")
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST"))
-    }
+    env = server_environment()
     env.update(
-        DATABASE_URL=test_database_url(),
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER="true",
-        DEBUG="true",
-        LOG_LEVEL="WARNING",
         NOTIFICATION_POLL_SECONDS="1",
         # A public key lets the preferences page offer web push (sending needs the private one).
         VAPID_PUBLIC_KEY=TEST_VAPID_PUBLIC_KEY,

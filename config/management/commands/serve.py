@@ -1,16 +1,28 @@
-"""Serve the whole product from one process: daphne, a Celery worker and Celery beat.
+"""Serve the product: daphne, plus (embedded mode) a Celery worker and beat in the same process.
 
-This is the embedded mode of ``make run``: with the ``memory://`` broker the worker must live
-in the process that enqueues, so it runs as threads beside daphne. In services mode the
-Procfile starts web, worker and beat as separate processes instead.
+Embedded mode (``make run`` with no services): with the ``memory://`` broker the worker must live
+in the process that enqueues, so it runs as threads beside one daphne.
+
+Services mode (``--web-only``, the Procfile's ``web``): ``--processes N`` daphne processes share
+one listening socket that this process opens and hands down, so the kernel spreads connections
+over them and each can use a core. This process only supervises: it restarts a process that dies
+and passes SIGTERM/SIGINT on, so every socket gets its 1012 close on shutdown.
 """
 
+import argparse
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 from daphne.cli import CommandLineInterface
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config.celery import app
@@ -44,8 +56,80 @@ def start_embedded_beat():
     return beat
 
 
+LISTEN_BACKLOG = 4096  # a reconnect storm after a deploy queues here instead of being refused
+RESTART_PAUSE_SECONDS = 1.0
+STOP_GRACE_SECONDS = 15
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    # IPv4 only: twisted's "fd:" endpoint adopts an AF_INET socket.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_daphne(*, bind: list[str]) -> None:
+    cli = CommandLineInterface()
+    cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
+    cli.run(
+        [
+            *bind,
+            "--ping-interval", str(settings.WEBSOCKET_PING_INTERVAL_SECONDS),
+            "--ping-timeout", str(settings.WEBSOCKET_PING_TIMEOUT_SECONDS),
+            "config.asgi:application",
+        ]
+    )
+
+
+class Supervisor:
+    """Keeps ``count`` daphne processes serving one inherited listening socket."""
+
+    def __init__(self, *, sock: socket.socket, count: int, stdout):
+        self.sock = sock
+        self.count = count
+        self.stdout = stdout
+        self.children: dict[int, subprocess.Popen] = {}
+        self.stopping = False
+
+    def spawn(self, slot: int) -> None:
+        fd = self.sock.fileno()
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--web-only",
+                   "--fd", str(fd)]
+        self.children[slot] = subprocess.Popen(command, pass_fds=[fd])
+
+    def stop(self, signum, _frame) -> None:
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        for slot in range(self.count):
+            self.spawn(slot)
+        while not self.stopping:
+            time.sleep(0.2)
+            for slot, child in list(self.children.items()):
+                if child.poll() is not None and not self.stopping:
+                    logger.error("Web process %s (pid %s) exited with %s; starting another",
+                                 slot, child.pid, child.returncode)
+                    time.sleep(RESTART_PAUSE_SECONDS)
+                    self.spawn(slot)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.sock.close()
+
+
 class Command(BaseCommand):
-    help = "Serve web, real-time, worker and beat in one process (embedded mode)."
+    help = "Serve web and real-time; in embedded mode also the Celery worker and beat."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -53,13 +137,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--web-only", action="store_true", help="Serve HTTP and WebSockets without Celery."
         )
+        parser.add_argument(
+            "--processes", type=int, default=None,
+            help="Web processes sharing the socket (--web-only; default WEB_PROCESSES, 0 = one "
+            "per core).",
+        )
+        parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args, host, port, web_only, **options):
+    def handle(self, *args, host, port, web_only, processes, fd, **options):
+        if fd is not None:  # one web process under the supervisor
+            run_daphne(bind=["--fd", str(fd)])
+            return
         if not web_only:
             start_embedded_worker()
             start_embedded_beat()
             self.stdout.write("Celery worker and beat running in this process.")
-        self.stdout.write(f"Herald serving on http://{host}:{port}/")
-        cli = CommandLineInterface()
-        cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
-        cli.run(["--bind", host, "--port", str(port), "config.asgi:application"])
+            processes = 1
+        count = settings.WEB_PROCESSES if processes is None else processes
+        count = count or os.cpu_count() or 1
+        if count > 1 and settings.EMBEDDED_MODE:
+            # The in-memory channel layer reaches only its own process.
+            self.stdout.write("Embedded mode serves from one process.")
+            count = 1
+        if count > 1 and ":" in host:
+            self.stdout.write("Several web processes need an IPv4 address; serving from one.")
+            count = 1
+        self.stdout.write(f"Herald serving on http://{host}:{port}/ ({count} web process"
+                          f"{'es' if count > 1 else ''})")
+        if count == 1:
+            run_daphne(bind=["--bind", host, "--port", str(port)])
+            return
+        Supervisor(sock=listening_socket(host, int(port)), count=count, stdout=self.stdout).run()
