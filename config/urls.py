@@ -20,6 +20,7 @@ urlpatterns = [
     path("notifications/email/", include("notifications.delivery.email_urls")),
     path("notifications/", include("notifications.urls")),
     path("account/", include("notifications.account.urls")),
+    path("manifest.webmanifest", views.web_manifest, name="web-manifest"),
     path("sw.js", notifications_views.service_worker, name="service-worker"),
     path("events/", include("events.urls")),
     path("leaderboard/", include("leaderboard.urls")),

@@ -4,10 +4,11 @@ import sys
 from django.conf import settings
 from django.contrib.auth import login
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views import defaults
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from notifications.account.forms import SignupForm
@@ -59,3 +60,29 @@ def server_error(request):
         response["Retry-After"] = "5"
         return response
     return defaults.server_error(request)
+
+
+@require_GET
+def web_manifest(request):
+    """The web app manifest: the site installs to a phone's home screen (iOS needs that before
+    it allows web push) and opens as its own window."""
+    manifest = {
+        "name": "Herald",
+        "short_name": "Herald",
+        "description": "Events, ranked games and every notification that matters to you.",
+        "id": "/",
+        "start_url": "/notifications/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f6f7fb",
+        "theme_color": "#3b4cca",
+        "icons": [
+            {"src": static("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {"src": static("icons/icon-maskable-512.png"), "sizes": "512x512",
+             "type": "image/png", "purpose": "maskable"},
+        ],
+    }
+    response = JsonResponse(manifest, content_type="application/manifest+json")
+    response["Cache-Control"] = "max-age=3600"
+    return response
