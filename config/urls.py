@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
+    # The Operations section of the admin opens the operations page (its models are linked there).
+    path("admin/operations/", operations_views.dashboard_view, name="operations-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", notifications_api.urls),
     path("graphql/", include("graphql_api.urls")),

@@ -322,15 +322,18 @@ atexit.register(process_exited)
 
 
 def open_sockets_by_process() -> dict[str, int]:
-    """``pid`` → open WebSockets, for every live web process on this host (from the files)."""
+    """``pid`` → open WebSockets, for every live web process on this host (from the files);
+    other processes (a shell, a test run) only when they hold sockets."""
     from prometheus_client import CollectorRegistry
 
+    remove_stale_gauges()  # a killed web process must not count until the next one starts
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     sockets: dict[str, int] = {}
     for family in registry.collect():
         if family.name == "herald_websockets_open":
             for sample in family.samples:
-                pid = sample.labels.get("pid", "")
-                sockets[pid] = sockets.get(pid, 0) + int(sample.value)
+                if sample.value or sample.labels.get("role") == "web":
+                    pid = sample.labels.get("pid", "")
+                    sockets[pid] = sockets.get(pid, 0) + int(sample.value)
     return sockets

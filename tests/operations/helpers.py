@@ -29,3 +29,16 @@ def staff_client() -> Client:
     client = Client()
     client.force_login(UserFactory(username="operator", is_staff=True))
     return client
+
+
+def tasks_waiting(queue: str, count: int = 1) -> None:
+    """Publish ``count`` harmless tasks to ``queue`` on the real broker, for no worker to take."""
+    from config.celery import app
+    from notifications.tasks import push_badges
+
+    app.conf.task_always_eager = False
+    try:
+        for _ in range(count):
+            push_badges.apply_async(args=[[]], queue=queue)
+    finally:
+        app.conf.task_always_eager = True

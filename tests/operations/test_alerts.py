@@ -5,15 +5,15 @@ import logging
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from config.celery import app
 from notifications.delivery.breaker import CircuitBreaker
 from notifications.kinds import OPS_ALERT
 from notifications.models import Notification
-from notifications.tasks import push_badges
 from operations import metrics
 from operations.alerts import alerts_check
 from operations.models import Incident
 from tests.factories import UserFactory
+
+from .helpers import tasks_waiting
 
 pytestmark = pytest.mark.django_db
 
@@ -81,11 +81,7 @@ def test_a_queue_whose_oldest_task_waits_too_long_alerts(staff, settings):
         pytest.skip("needs the Redis broker")
     settings.ALERT_QUEUE_AGE_SECONDS = 0
     assert alerts_check() == []  # empty queues are never late
-    app.conf.task_always_eager = False
-    try:
-        push_badges.apply_async(args=[[]], queue="bulk")
-    finally:
-        app.conf.task_always_eager = True
+    tasks_waiting("bulk")
 
     assert [incident.key for incident in alerts_check()] == ["queue:bulk"]
     assert "queue bulk has waited" in alerts_of(staff)[0].title
@@ -93,7 +89,7 @@ def test_a_queue_whose_oldest_task_waits_too_long_alerts(staff, settings):
 
 def test_a_web_process_over_its_socket_budget_alerts(staff, settings):
     settings.WEBSOCKET_BUDGET_PER_PROCESS = 1
-    gauge = metrics.WEBSOCKETS_OPEN.labels("web")
+    gauge = metrics.WEBSOCKETS_OPEN.labels(metrics.role())
     gauge.inc(2)
     try:
         [incident] = alerts_check()

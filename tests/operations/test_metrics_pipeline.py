@@ -5,15 +5,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from config.celery import app
 from notifications.models import Delivery, DeliveryStatus
 from notifications.services import notify, quiet_hours_set
-from notifications.tasks import push_badges
 from tests.celery_worker import wait_for
 from tests.factories import UserFactory
 from tests.pipeline.test_consumer import socket, user_with_cookie
 
-from .helpers import scrape, staff_client, value
+from .helpers import scrape, staff_client, tasks_waiting, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,13 +80,8 @@ def test_queue_depth_and_age_reflect_tasks_waiting_in_the_real_broker(settings):
     if not settings.REDIS_URL:
         pytest.skip("needs the Redis broker")
     client = staff_client()
-    app.conf.task_always_eager = False
-    try:
-        for _ in range(3):
-            push_badges.apply_async(args=[[]], queue="bulk")
-        push_badges.apply_async(args=[[]], queue="urgent")
-    finally:
-        app.conf.task_always_eager = True
+    tasks_waiting("bulk", 3)
+    tasks_waiting("urgent")
 
     samples = scrape(client)
 
