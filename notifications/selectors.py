@@ -231,12 +231,17 @@ def engagement_by_kind(*, since) -> list[dict]:
     )
 
 
+# External channels whose clicks come back (notifications.delivery.clicks).
+CLICK_TRACKED = (Channel.EMAIL, Channel.PUSH)
+
+
 def delivery_ledger(*, since) -> list[dict]:
     """Per kind and channel, for notifications created since ``since``: sent, seen and clicked.
 
     In-app: every row shown in the center counts as sent, seen when the dropdown or center
     showed it, clicked when followed. Email and web push: sent by the provider, clicked through
-    the signed link (``seen`` is None: opens are not tracked); SMS: sent only. Two grouped
+    the signed link (``seen`` is None: opens are not tracked); SMS and the mobile app: sent
+    only. Two grouped
     queries, whatever the number of rows.
     """
     rows = [
@@ -254,7 +259,7 @@ def delivery_ledger(*, since) -> list[dict]:
         .order_by()
     )
     for row in external:
-        tracked = row["channel"] != Channel.SMS
+        tracked = row["channel"] in CLICK_TRACKED
         rows.append({"kind": row["notification__kind"], "channel": row["channel"],
                      "sent": row["sent"], "seen": None,
                      "clicked": row["clicked"] if tracked else None})
