@@ -236,3 +236,14 @@ def test_an_api_key_request_carries_no_session(service, alice):
     body = json.dumps({"query": "{ me { username } }"})
     # Without the key the session counts, and then CSRF is checked.
     assert client.client.post("/graphql/", body, content_type="application/json").status_code == 403
+
+
+def test_another_users_registration_is_neither_shown_nor_changed(gql, alice, bob):
+    event = EventFactory(capacity=3)
+    event_services.registration_create(user=bob, event=event)
+    shown = gql.data("query($id: ID!) { event(id: $id) { placesLeft myRegistration { status } } }",
+                     {"id": event.pk})
+    assert shown == {"event": {"placesLeft": 2, "myRegistration": None}}
+    left = gql.data(EVENT_MUTATION % "leaveEvent", {"id": event.pk})["leaveEvent"]
+    assert left["registration"] is None and left["event"]["placesLeft"] == 2
+    assert event.registrations.get(user=bob).status == "confirmed"
