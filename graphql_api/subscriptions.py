@@ -1,7 +1,7 @@
 """Subscriptions over ``graphql-transport-ws`` at ``/graphql/``.
 
-Each rides a channel-layer group the pages already use: ``user.<id>``, ``event.<id>``
-(``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
+Each rides the path the pages already use: the user's live events (``notifications.live``),
+and the channel-layer groups ``event.<id>`` (``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
 so a fan-out costs no query per subscriber; a subscription reads the database only when it
 starts (the replay of what a reconnecting client missed, the current state). Those reads go
 through ``database_sync_to_async``, which closes the connection afterwards like the other
@@ -26,7 +26,6 @@ from graphql_api.types import EventUpdate, NotificationPushed, Standing
 from leaderboard import live as leaderboard_live
 from leaderboard import selectors as leaderboard_selectors
 from notifications import selectors as notification_selectors
-from notifications.groups import user_group
 from notifications.models import Silenced
 from notifications.push import created_event
 
@@ -82,9 +81,7 @@ class Subscription:
         ws = _socket(info)
         last_seen = cursors.notification_id_of(after) if after else None
         sent: deque[int] = deque(maxlen=REMEMBERED_IDS)
-        async with ws.listen_to_channel(
-            "notification.created", groups=[user_group(user.pk)]
-        ) as messages:
+        async with listen(ws, types=("notification.created",), user_id=user.pk) as messages:
             # Joined first: whatever commits during the replay waits in the queue.
             if last_seen is not None:
                 after_id = last_seen
@@ -107,7 +104,7 @@ class Subscription:
         user = viewer(info)
         ws = _socket(info)
         async with listen(
-            ws, types=("notification.created", "unread.changed"), groups=[user_group(user.pk)]
+            ws, types=("notification.created", "unread.changed"), user_id=user.pk
         ) as messages:
             last = await database_sync_to_async(notification_selectors.unread_count)(user=user)
             yield last
