@@ -1,9 +1,8 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
+from config.sockets import page_csrf_token
 from events import live
-from events.models import Event
 from notifications.consumers import refused_anonymous
 
 CLOSE_NO_SUCH_EVENT = 4404
@@ -22,17 +21,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.user = self.scope["user"]
         self.event_id = self.scope["url_route"]["kwargs"].get("event_id")
-        if self.event_id is not None and not await self._exists():
-            await self.accept()
-            await self.close(code=CLOSE_NO_SUCH_EVENT)
-            return
+        # Joined before the first render, so a change in between is not missed.
         self.group_name = (
             live.LIST_GROUP if self.event_id is None else live.event_group(self.event_id)
         )
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        if self.event_id is not None:
-            await self._send_page()
+        if self.event_id is not None and not await self._send_page():
+            await self.close(code=CLOSE_NO_SUCH_EVENT)
 
     async def disconnect(self, code):
         group_name = getattr(self, "group_name", None)
@@ -45,16 +41,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
         else:
             await self._send_page()
 
-    async def _send_page(self):
+    async def _send_page(self) -> bool:
+        """Send this viewer's parts of the page; False when the event does not exist."""
         html = await database_sync_to_async(live.render_page_parts)(
             user=self.user,
             event_id=self.event_id,
-            # Forms in the fragment also work as plain POSTs: the page's own CSRF cookie.
-            csrf_token=self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, ""),
+            csrf_token=page_csrf_token(self.scope),
         )
         if html:
             await self.send(text_data=html)
-
-    @database_sync_to_async
-    def _exists(self) -> bool:
-        return Event.objects.filter(pk=self.event_id).exists()
+        return bool(html)

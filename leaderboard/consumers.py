@@ -1,6 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from config.sockets import page_csrf_token
 from leaderboard import live
 from notifications.consumers import refused_anonymous
 
@@ -29,4 +30,43 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         """Both fragments; the top is rendered once per broadcast, "around me" per socket."""
         return (top if top is not None else live.render_top()) + live.render_around(
             user_id=self.user_id
+        )
+
+
+CLOSE_NO_SUCH_GAME = 4404
+
+
+class GameConsumer(AsyncWebsocketConsumer):
+    """An open game page (``/ws/games/<id>/``): the game's live part, rendered for this viewer
+    (whose turn, the chapter form, the end button, "scoring…", the scores), on every
+    (re)connect and whenever the game changes."""
+
+    async def connect(self):
+        if await refused_anonymous(self):
+            return
+        self.user = self.scope["user"]
+        self.game_id = self.scope["url_route"]["kwargs"]["game_id"]
+        # Joined before the first render, so a change in between is not missed.
+        self.group_name = live.game_group(self.game_id)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        html = await self._render()
+        if not html:
+            await self.close(code=CLOSE_NO_SUCH_GAME)
+            return
+        await self.send(text_data=html)
+
+    async def disconnect(self, code):
+        group_name = getattr(self, "group_name", None)
+        if group_name:
+            await self.channel_layer.group_discard(group_name, self.channel_name)
+
+    async def game_changed(self, event):
+        html = await self._render()
+        if html:
+            await self.send(text_data=html)
+
+    async def _render(self) -> str:
+        return await database_sync_to_async(live.render_game)(
+            game_id=self.game_id, user=self.user, csrf_token=page_csrf_token(self.scope)
         )

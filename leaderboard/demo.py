@@ -1,9 +1,11 @@
-"""Demo content: a scored ranked game among the demo users, so the board and a notification show."""
+"""Demo content: a scored ranked game among the demo users, so the board and a notification show,
+and an open game alice started in the browser, waiting for bob to join and write chapter 2."""
 
 from leaderboard import services
 from leaderboard.models import Game
 
 DEMO_GAME_TITLE = "The Lighthouse Mystery"
+OPEN_GAME_TITLE = "The Night Train"
 
 
 def load(*, users: dict) -> list[str]:
@@ -33,4 +35,25 @@ def load(*, users: dict) -> list[str]:
     if game.status == Game.Status.ENDED:
         # Score now rather than wait for a worker, so the first page view already shows it.
         services.game_score(game_id=game.pk)
-    return [f"Leaderboard: /leaderboard/ (game {DEMO_GAME_TITLE!r}: /leaderboard/games/{game.pk}/)"]
+    notes = [
+        f"Leaderboard: /leaderboard/ (game {DEMO_GAME_TITLE!r}: /leaderboard/games/{game.pk}/)"
+    ]
+    if "alice" in users:
+        open_game = Game.objects.filter(title=OPEN_GAME_TITLE).first()
+        if open_game is None:
+            open_game = services.game_open(
+                creator=users["alice"],
+                title=OPEN_GAME_TITLE,
+                prompt="The last train of the night stops between two stations, and the lights "
+                "go out.",
+                chapter_count=4,
+            )
+            services.game_write_chapter(
+                game=open_game,
+                author=users["alice"],
+                text="Someone screams in the dark. When a match is struck, the conductor is gone.",
+            )
+        notes.append(
+            f"Games: /leaderboard/games/ ({OPEN_GAME_TITLE!r} is open: join as bob and write on)"
+        )
+    return notes

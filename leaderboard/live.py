@@ -1,4 +1,6 @@
-"""The live leaderboard: a Channels group that hears about changes at most about once a second.
+"""The live leaderboard: a Channels group that hears about changes at most about once a second;
+and each game's page, whose group hears when the game changes (a seat, a chapter, its end, its
+scores).
 
 A burst of submits sets one flag in the cache and schedules one delayed broadcast; submits
 while the flag lives ride along, since the broadcast renders the board as it is when it runs.
@@ -11,6 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.template.loader import render_to_string
 
 from leaderboard import selectors
@@ -70,4 +73,41 @@ def render_around(*, user_id: int) -> str:
     return render_to_string(
         f"{BOARD_TEMPLATE}#leaderboard-around",
         {"around": selectors.around(user_id=user_id), "me_id": user_id},
+    )
+
+
+# --- One game's page ------------------------------------------------------------------------------
+
+GAME_TEMPLATE = "leaderboard/game.html"
+
+
+def game_group(game_id: int) -> str:
+    return f"game.{game_id}"
+
+
+def game_changed_on_commit(*, game_id: int) -> None:
+    """After commit, tell the game's open pages to show it as it is now (queue ``urgent``)."""
+    from leaderboard.tasks import game_broadcast
+
+    transaction.on_commit(lambda: game_broadcast.apply_async(args=[game_id], queue="urgent"))
+
+
+def game_broadcast(*, game_id: int) -> None:
+    async_to_sync(get_channel_layer().group_send)(
+        game_group(game_id), {"type": "game.changed", "game_id": game_id}
+    )
+
+
+def render_game(*, game_id: int, user, csrf_token: str = "") -> str:
+    """The game's live part for one viewer, swapped by id (its forms carry the page's token).
+    Empty when the game is gone."""
+    from leaderboard.models import Game
+
+    try:
+        view = selectors.game_view(game_id=game_id, user=user)
+    except Game.DoesNotExist:
+        return ""
+    return render_to_string(
+        f"{GAME_TEMPLATE}#game-live",
+        {"view": view, "game": view.game, "user": user, "csrf_token": csrf_token, "live": True},
     )

@@ -17,9 +17,22 @@ class Game(models.Model):
         FAILED = "failed", "Scoring failed"
 
     title = models.CharField(max_length=200)
+    # Players in the order they joined (the through table's ids): the turn order.
     players = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="games")
-    # The story as played: [{"title": str, "text": str, "answers": {"<player id>": str}}, ...]
+    # The story as played: [{"title": str, "text": str, "answers": {"<player id>": str}}, ...];
+    # a chapter written in the browser also has "author": <player id> and is that player's alone.
     chapters = models.JSONField(default=list)
+    # Games started in the browser: who opened it, the story's starting point, how many
+    # chapters it runs to (0 for games made whole by game_create, e.g. the demo's).
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="games_created",
+    )
+    prompt = models.TextField(blank=True)
+    chapter_count = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLAYING)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -24,6 +24,8 @@ class Chapter:
     title: str
     text: str
     answers: dict[int, str]  # player id -> what that player did in this chapter
+    # The one player who wrote this chapter (a game written in turns); None: every player's.
+    author: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,13 @@ class ScoringRequest:
     title: str
     chapters: list[Chapter]
     players: dict[int, str]  # player id -> display name
+    prompt: str = ""  # the story's starting point, for games opened in the browser
 
 
 class BaseScorer:
     def score(self, request: ScoringRequest) -> dict[int, list[ChapterScore]]:
-        """Answer one ChapterScore per chapter for every player id of the request."""
+        """Answer one ChapterScore per chapter for every player id of the request (for a
+        chapter with an ``author``, only the author's counts; the others' may be anything)."""
         raise NotImplementedError
 
 
@@ -82,7 +86,9 @@ SYSTEM_PROMPT = (
     "You are the judge of a ranked storytelling game. For every player and every chapter, give "
     f"an integer score from 0 to {MAX_CHAPTER_SCORE} and a one-sentence comment. Answer with JSON "
     'only: {"players": [{"player_id": <id>, "chapters": [{"score": <int>, "comment": <str>}]}]} '
-    "with the chapters in the order given."
+    "with the chapters in the order given. A chapter with an author was written by that "
+    "player alone: judge it as writing that continues the story from its prompt, and give the "
+    "other players 0 for it."
 )
 
 
@@ -120,17 +126,25 @@ class ChatCompletionsScorer(BaseScorer):
 
     @staticmethod
     def _game_for_prompt(request: ScoringRequest) -> dict:
-        return {
+        game = {
             "title": request.title,
             "players": [{"player_id": pid, "name": name} for pid, name in request.players.items()],
-            "chapters": [
-                {
-                    "title": chapter.title,
-                    "story": chapter.text,
-                    "moves": {str(pid): chapter.answers.get(pid, "") for pid in request.players},
-                }
-                for chapter in request.chapters
-            ],
+            "chapters": [ChatCompletionsScorer._chapter_for_prompt(chapter, request)
+                         for chapter in request.chapters],
+        }
+        if request.prompt:
+            game["prompt"] = request.prompt
+        return game
+
+    @staticmethod
+    def _chapter_for_prompt(chapter: Chapter, request: ScoringRequest) -> dict:
+        if chapter.author is not None:
+            return {"title": chapter.title, "author": chapter.author,
+                    "text": chapter.answers.get(chapter.author, "")}
+        return {
+            "title": chapter.title,
+            "story": chapter.text,
+            "moves": {str(pid): chapter.answers.get(pid, "") for pid in request.players},
         }
 
     @staticmethod

@@ -164,3 +164,139 @@ def ranked(sessions: list[GameSession]) -> list[tuple[int, GameSession]]:
     """Competition ranks within one game's sessions (already sorted best first)."""
     ranks = competition_ranks([session.total_score for session in sessions])
     return list(zip(ranks, sessions, strict=True))
+
+
+# --- Games played in the browser ------------------------------------------------------------------
+
+FINISHED_STATUSES = (Game.Status.ENDED, Game.Status.SCORED, Game.Status.FAILED)
+GAMES_PAGE_SIZE = 20
+
+
+def game_turn_order(*, game_id: int) -> list[int]:
+    """The players' ids in the order they joined: the through table's ids are that order."""
+    through = Game.players.through
+    return list(
+        through.objects.filter(game_id=game_id).order_by("pk").values_list("user_id", flat=True)
+    )
+
+
+def game_next_author(*, game: Game, order: list[int]) -> int | None:
+    """Whose turn it is: the player who joined after the last chapter's author (wrapping
+    round), the first player before any chapter; None when the game is not being played."""
+    if game.status != Game.Status.PLAYING or not order:
+        return None
+    if not game.chapters:
+        return order[0]
+    last = game.chapters[-1].get("author")
+    if last not in order:
+        return order[0]
+    return order[(order.index(last) + 1) % len(order)]
+
+
+def _game_list(statuses) -> QuerySet[Game]:
+    return (
+        Game.objects.filter(status__in=statuses)
+        .annotate(player_count=Count("players", distinct=True))
+        .select_related("creator")
+        .order_by("-created_at", "-id")
+    )
+
+
+def games_open() -> QuerySet[Game]:
+    """Games being played, newest first, with ``player_count`` (one query)."""
+    return _game_list([Game.Status.PLAYING])
+
+
+def games_finished() -> QuerySet[Game]:
+    """Ended games (scored, being scored or failed), newest first, with ``player_count``."""
+    return _game_list(FINISHED_STATUSES)
+
+
+@dataclass(frozen=True)
+class StoryChapter:
+    number: int
+    title: str
+    author: str | None
+    text: str
+    score: int | None
+    comment: str
+
+
+@dataclass(frozen=True)
+class GameView:
+    """What a game's page shows one viewer."""
+
+    game: Game
+    players: list  # users in turn order
+    story: list[StoryChapter]
+    results: list[tuple[int, GameSession]]
+    next_author: object | None  # the user whose turn it is
+    is_player: bool
+    is_creator: bool
+    me: int | None  # the viewer's id
+
+    @property
+    def my_turn(self) -> bool:
+        return self.next_author is not None and self.next_author.pk == self.me
+
+    @property
+    def chapters_left(self) -> int:
+        return max(0, self.game.chapter_count - len(self.game.chapters))
+
+    @property
+    def can_join(self) -> bool:
+        return self.game.status == Game.Status.PLAYING and not self.is_player
+
+    @property
+    def can_end(self) -> bool:
+        return self.is_creator and self.game.status == Game.Status.PLAYING and bool(
+            self.game.chapters
+        )
+
+
+def _chapter_text(chapter: dict) -> str:
+    """What a chapter says: its author's text, or the narration of a chapter everyone played."""
+    author_id = chapter.get("author")
+    if author_id is not None:
+        return chapter.get("answers", {}).get(str(author_id), "")
+    return chapter.get("text", "")
+
+
+def game_view(*, game_id: int, user) -> GameView:
+    """A game as one viewer sees it: players in turn order, the story with each chapter's
+    score and comment once scored, the ranked results. Raises ``Game.DoesNotExist``."""
+    game = game_with_results(game_id=game_id)
+    by_id = {player.pk: player for player in game.players.all()}
+    order = [by_id[pk] for pk in game_turn_order(game_id=game.pk) if pk in by_id]
+    scores = {
+        (session.player_id, chapter["chapter"]): chapter
+        for session in game.ranked_sessions
+        for chapter in session.chapter_scores
+    }
+    story = []
+    for number, chapter in enumerate(game.chapters, 1):
+        author_id = chapter.get("author")
+        author = by_id.get(author_id)
+        scored = scores.get((author_id, number), {})
+        story.append(
+            StoryChapter(
+                number=number,
+                title=chapter.get("title", f"Chapter {number}"),
+                author=author.get_username() if author else None,
+                text=_chapter_text(chapter),
+                score=scored.get("score"),
+                comment=scored.get("comment", ""),
+            )
+        )
+    next_id = game_next_author(game=game, order=[player.pk for player in order])
+    me = user.pk if user.is_authenticated else None
+    return GameView(
+        game=game,
+        players=order,
+        story=story,
+        results=ranked(game.ranked_sessions),
+        next_author=by_id.get(next_id),
+        is_player=me in by_id,
+        is_creator=me is not None and game.creator_id == me,
+        me=me,
+    )

@@ -69,9 +69,126 @@ def game_end(*, game: Game) -> bool:
             status=Game.Status.ENDED, ended_at=timezone.now()
         )
         if ended:
+            # "Scoring…" on the open pages first: a scoring that runs where it is queued
+            # (eager tasks) would otherwise come before it.
+            live.game_changed_on_commit(game_id=game.pk)
             game_score_task.delay_on_commit(game.pk)
     game.refresh_from_db(fields=["status", "ended_at"])
     return bool(ended)
+
+
+# --- Games played in the browser ------------------------------------------------------------------
+#
+# A game opened on the games page has a story prompt and a number of chapters. Players join
+# while it is open; the chapters are written in turns, one author each, in the order the
+# players joined (the creator first): after a chapter by one player comes the next player who
+# joined after them, wrapping round, so a late joiner takes the next free seat at the end of
+# the table. The last chapter ends the game; the creator may end it earlier, once a chapter
+# is written. Every write locks the game row, so two clicks at once cannot both take a turn.
+
+MAX_CHAPTERS = 12
+MAX_CHAPTER_CHARS = 4000
+MAX_PROMPT_CHARS = 1000
+
+
+class GameRefused(Exception):
+    """A game action that is not allowed now; ``message`` says why (the views answer 400)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class GameForbidden(GameRefused):
+    """The action is not this user's to take (the views answer 403)."""
+
+
+def _lock_game(game_id: int) -> Game:
+    return Game.objects.select_for_update().get(pk=game_id)
+
+
+def game_open(*, creator, title: str, prompt: str, chapter_count: int) -> Game:
+    """Open a game for others to join; ``creator`` is its first player and writes first."""
+    title, prompt = title.strip(), prompt.strip()
+    if not title:
+        raise GameRefused("Give the game a title.")
+    if len(title) > 200:
+        raise GameRefused("The title is too long (200 characters at most).")
+    if not prompt:
+        raise GameRefused("Give the story a prompt to start from.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise GameRefused(f"The prompt is too long ({MAX_PROMPT_CHARS} characters at most).")
+    if not 1 <= chapter_count <= MAX_CHAPTERS:
+        raise GameRefused(f"A game has 1 to {MAX_CHAPTERS} chapters.")
+    with transaction.atomic():
+        game = Game.objects.create(
+            title=title, prompt=prompt, chapter_count=chapter_count, creator=creator
+        )
+        game.players.add(creator)
+    return game
+
+
+def game_join(*, game: Game, user) -> bool:
+    """Take a seat in an open game (the end of the turn order). False when already seated."""
+    with transaction.atomic():
+        game = _lock_game(game.pk)
+        if game.status != Game.Status.PLAYING:
+            raise GameRefused("This game has finished: it can no longer be joined.")
+        if game.players.filter(pk=user.pk).exists():
+            return False
+        game.players.add(user)
+        live.game_changed_on_commit(game_id=game.pk)
+    return True
+
+
+def game_write_chapter(*, game: Game, author, text: str) -> Game:
+    """Add the next chapter, written by the player whose turn it is; the last one ends the game.
+
+    Raises ``GameRefused`` (empty or too long, not this player's turn, game over) or
+    ``GameForbidden`` (not a player of this game); nothing changes then.
+    """
+    text = text.strip()
+    if not text:
+        raise GameRefused("Write something: an empty chapter does not count.")
+    if len(text) > MAX_CHAPTER_CHARS:
+        raise GameRefused(f"A chapter is {MAX_CHAPTER_CHARS} characters at most.")
+    with transaction.atomic():
+        game = _lock_game(game.pk)
+        if game.status != Game.Status.PLAYING:
+            raise GameRefused("This game has ended: no more chapters.")
+        order = selectors.game_turn_order(game_id=game.pk)
+        if author.pk not in order:
+            raise GameForbidden("Only the game's players write its chapters: join it first.")
+        turn = selectors.game_next_author(game=game, order=order)
+        if turn != author.pk:
+            name = get_user_model().objects.values_list("username", flat=True).get(pk=turn)
+            raise GameRefused(f"It is {name}'s turn to write the next chapter.")
+        number = len(game.chapters) + 1
+        game.chapters = [
+            *game.chapters,
+            {"title": f"Chapter {number}", "text": "", "answers": {str(author.pk): text},
+             "author": author.pk},
+        ]
+        game.save(update_fields=["chapters"])
+        if game.chapter_count and number >= game.chapter_count:
+            game_end(game=game)
+        else:
+            live.game_changed_on_commit(game_id=game.pk)
+    return game
+
+
+def game_finish(*, game: Game, user) -> Game:
+    """The creator ends the game early (once a chapter is written); scoring follows."""
+    with transaction.atomic():
+        game = _lock_game(game.pk)
+        if game.creator_id != user.pk:
+            raise GameForbidden("Only the player who opened the game can end it.")
+        if game.status != Game.Status.PLAYING:
+            raise GameRefused("This game has already ended.")
+        if not game.chapters:
+            raise GameRefused("Write at least one chapter before ending the game.")
+        game_end(game=game)
+    return game
 
 
 def games_sweep_stuck(*, now=None) -> dict[str, int]:
@@ -128,10 +245,13 @@ def _scoring_request(game: Game) -> ScoringRequest:
             title=chapter["title"],
             text=chapter.get("text", ""),
             answers={int(pid): text for pid, text in chapter.get("answers", {}).items()},
+            author=chapter.get("author"),
         )
         for chapter in game.chapters
     ]
-    return ScoringRequest(game_id=game.pk, title=game.title, chapters=chapters, players=players)
+    return ScoringRequest(
+        game_id=game.pk, title=game.title, chapters=chapters, players=players, prompt=game.prompt
+    )
 
 
 def game_score(*, game_id: int) -> bool:
@@ -161,18 +281,11 @@ def game_score(*, game_id: int) -> bool:
             GameSession(
                 game=game,
                 player_id=player_id,
-                total_score=sum(chapter.score for chapter in results[player_id]),
-                chapter_scores=[
-                    {
-                        "chapter": index + 1,
-                        "title": request.chapters[index].title,
-                        "score": chapter.score,
-                        "comment": chapter.comment,
-                    }
-                    for index, chapter in enumerate(results[player_id])
-                ],
+                total_score=sum(chapter["score"] for chapter in scored),
+                chapter_scores=scored,
             )
             for player_id in request.players
+            for scored in [_chapter_scores(request, results[player_id], player_id)]
         ]
         GameSession.objects.bulk_create(sessions)
         totals = {
@@ -182,7 +295,23 @@ def game_score(*, game_id: int) -> bool:
             for session in sessions
         }
         _notify_game_scored(game=game, sessions=sessions, totals=totals)
+        live.game_changed_on_commit(game_id=game_id)
     return True
+
+
+def _chapter_scores(request: ScoringRequest, scores: list, player_id: int) -> list[dict]:
+    """A player's scored chapters: all of them, except that a chapter with an author is its
+    author's alone (a story written in turns scores each chapter for the one who wrote it)."""
+    return [
+        {
+            "chapter": index + 1,
+            "title": request.chapters[index].title,
+            "score": chapter.score,
+            "comment": chapter.comment,
+        }
+        for index, chapter in enumerate(scores)
+        if request.chapters[index].author in (None, player_id)
+    ]
 
 
 def _notify_game_scored(

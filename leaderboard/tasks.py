@@ -35,3 +35,9 @@ def leaderboard_broadcast() -> None:
 def sweep_stuck_games() -> dict:
     """Every five minutes (beat): re-queue or fail games stuck waiting for their scores."""
     return services.games_sweep_stuck()
+
+
+@shared_task(name="leaderboard.tasks.game_broadcast", ignore_result=True)
+def game_broadcast(game_id: int) -> None:
+    """A game changed: its open pages render it afresh. Idempotent."""
+    live.game_broadcast(game_id=game_id)

@@ -32,7 +32,7 @@ def socket(cookie, path):
 
 async def opened(cookie, path):
     ws = socket(cookie, path)
-    assert (await ws.connect())[0]
+    assert (await ws.connect(timeout=5))[0]
     return ws
 
 

@@ -19,12 +19,20 @@ def test_the_demo_has_a_scored_game_on_the_board_and_is_safe_to_load_again(
     with django_capture_on_commit_callbacks(execute=True):
         notes = demo.load(users=users)
 
-    game = Game.objects.get()
+    game = Game.objects.get(title=demo.DEMO_GAME_TITLE)
     assert game.status == Game.Status.SCORED
     assert GameSession.objects.filter(game=game).count() == 3
     assert {row.username for row in selectors.top()} == {"alice", "bob", "organizer"}
     assert Notification.objects.filter(recipient=users["alice"], kind="game_scored").count() == 1
     assert f"/leaderboard/games/{game.pk}/" in notes[0]
+    # An open game alice started, waiting for bob: one chapter written, alice alone so far.
+    open_game = Game.objects.get(title=demo.OPEN_GAME_TITLE)
+    assert (open_game.status, len(open_game.chapters)) == (Game.Status.PLAYING, 1)
+    assert list(open_game.players.all()) == [users["alice"]]
+    services.game_join(game=open_game, user=users["bob"])
+    assert selectors.game_next_author(
+        game=open_game, order=selectors.game_turn_order(game_id=open_game.pk)
+    ) == users["bob"].pk
 
 
 @pytest.fixture

@@ -36,8 +36,10 @@ TEST_VAPID_PUBLIC_KEY = (
 
 
 @pytest.fixture(scope="module")
-def module_asgi_server(django_db_setup, tmp_path_factory):
-    """One server process per test module (starting one costs seconds), on the test database."""
+def module_asgi_server(request, django_db_setup, tmp_path_factory):
+    """One server process per test module (starting one costs seconds), on the test database.
+
+    A module may set ``SERVER_ENV = {...}`` for settings of its own (e.g. another scorer)."""
     if not settings.REDIS_URL:
         pytest.fail("Browser tests need Redis for the channel layer: set REDIS_URL.")
     env = server_environment()
@@ -46,6 +48,7 @@ def module_asgi_server(django_db_setup, tmp_path_factory):
         # A public key lets the preferences page offer web push (sending needs the private one).
         VAPID_PUBLIC_KEY=TEST_VAPID_PUBLIC_KEY,
     )
+    env.update(getattr(request.module, "SERVER_ENV", {}))
     log_path = tmp_path_factory.mktemp("asgi") / "server.log"
     server = LiveServer(env=env, port=free_port(), log_path=log_path)
     yield server
