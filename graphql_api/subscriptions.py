@@ -1,7 +1,7 @@
 """Subscriptions over ``graphql-transport-ws`` at ``/graphql/``.
 
-Each rides the path the pages already use: the user's live events (``notifications.live``),
-and the channel-layer groups ``event.<id>`` (``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
+Each rides what the pages already use: the user's live events (``notifications.live``), and the
+channel-layer groups ``event.<id>`` (``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
 so a fan-out costs no query per subscriber; a subscription reads the database only when it
 starts (the replay of what a reconnecting client missed, the current state). Those reads go
 through ``database_sync_to_async``, which closes the connection afterwards like the other
@@ -21,7 +21,7 @@ from events import live as event_live
 from graphql_api import cursors
 from graphql_api.context import viewer
 from graphql_api.errors import bad_input, not_found
-from graphql_api.listen import listen
+from graphql_api.listen import RESUME, listen
 from graphql_api.types import EventUpdate, NotificationPushed, Standing
 from leaderboard import live as leaderboard_live
 from leaderboard import selectors as leaderboard_selectors
@@ -46,6 +46,19 @@ def _missed(user, after_id: int, limit: int) -> list[dict]:
     return [created_event(row, unread) for row in rows]
 
 
+async def _replay(user, after_id: int, sent: deque) -> AsyncGenerator[NotificationPushed, None]:
+    """Every toast-worthy row after ``after_id`` not sent yet, oldest first, in batches."""
+    while True:
+        batch = await database_sync_to_async(_missed)(user, after_id, REPLAY_BATCH)
+        for event in batch:
+            if event["id"] not in sent:
+                sent.append(event["id"])
+                yield NotificationPushed.from_event(event)
+        if len(batch) < REPLAY_BATCH:
+            return
+        after_id = batch[-1]["id"]
+
+
 def _socket(info: Info):
     ws = info.context.ws
     if ws is None:
@@ -59,7 +72,8 @@ class LeaderboardUpdate:
 
     @strawberry.field(description="The viewer's rank now (one Redis read when asked for).")
     async def my_rank(self, info: Info) -> int | None:
-        return await database_sync_to_async(leaderboard_selectors.rank_for)(user_id=info.context.user.pk)
+        rank_for = database_sync_to_async(leaderboard_selectors.rank_for)
+        return await rank_for(user_id=info.context.user.pk)
 
 
 def _top_now() -> list[Standing]:
@@ -81,19 +95,24 @@ class Subscription:
         ws = _socket(info)
         last_seen = cursors.notification_id_of(after) if after else None
         sent: deque[int] = deque(maxlen=REMEMBERED_IDS)
-        async with listen(ws, types=("notification.created",), user_id=user.pk) as messages:
-            # Joined first: whatever commits during the replay waits in the queue.
-            if last_seen is not None:
-                after_id = last_seen
-                while True:
-                    batch = await database_sync_to_async(_missed)(user, after_id, REPLAY_BATCH)
-                    for event in batch:
-                        sent.append(event["id"])
-                        yield NotificationPushed.from_event(event)
-                    if len(batch) < REPLAY_BATCH:
-                        break
-                    after_id = batch[-1]["id"]
+        async with listen(
+            ws, types=("notification.created", RESUME), user_id=user.pk
+        ) as messages:
+            # Attached first: whatever commits during the replay waits in the queue.
+            if last_seen is None:
+                anchor = await database_sync_to_async(
+                    notification_selectors.latest_notification_id
+                )(user=user)
+            else:
+                anchor = last_seen
+                async for event in _replay(user, anchor, sent):
+                    yield event
             async for event in messages:
+                if event["type"] == RESUME:
+                    # Live events were interrupted: what came since the newest one sent.
+                    async for missed in _replay(user, max([anchor, *sent]), sent):
+                        yield missed
+                    continue
                 if (last_seen is not None and event["id"] <= last_seen) or event["id"] in sent:
                     continue
                 sent.append(event["id"])
@@ -104,13 +123,19 @@ class Subscription:
         user = viewer(info)
         ws = _socket(info)
         async with listen(
-            ws, types=("notification.created", "unread.changed"), user_id=user.pk
+            ws, types=("notification.created", "unread.changed", RESUME), user_id=user.pk
         ) as messages:
             last = await database_sync_to_async(notification_selectors.unread_count)(user=user)
             yield last
             async for event in messages:
-                if event["unread"] != last:
-                    last = event["unread"]
+                if event["type"] == RESUME:
+                    unread = await database_sync_to_async(notification_selectors.unread_count)(
+                        user=user
+                    )
+                else:
+                    unread = event["unread"]
+                if unread != last:
+                    last = unread
                     yield last
 
     @strawberry.subscription(

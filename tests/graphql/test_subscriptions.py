@@ -228,3 +228,30 @@ async def test_subscriptions_refuse_operations_over_the_limits(settings):
     assert "Syntax Error" in closed["reason"]
     await socket.communicator.wait()
 
+
+
+async def test_after_an_interruption_of_live_events_the_feed_catches_up_from_the_database():
+    from notifications import live
+
+    alice, cookie = await user_and_cookie("alice")
+    socket = await open_socket(cookie)
+    await socket.subscribe("feed", CREATED)
+    await socket.ready()
+
+    @sync_to_async
+    def committed_without_its_push():
+        with transaction.atomic():
+            notification_id = notify_user(alice, "lost push")
+            # What an outage of the live events loses: the after-commit push.
+            transaction.get_connection().run_on_commit.clear()
+        return notification_id
+
+    lost = await committed_without_its_push()
+    (consumer,) = live._listener().sockets[alice.pk]
+    await consumer.resume()  # what notifications.live does once the layer answers again
+    assert (await socket.next_data("feed"))["notificationCreated"]["id"] == str(lost)
+    await consumer.resume()  # a second interruption: nothing is sent twice
+    after = await sync_to_async(notify_user)(alice, "after")
+    assert (await socket.next_data("feed"))["notificationCreated"]["id"] == str(after)
+    await socket.close()
+    assert alice.pk not in live._listener().sockets

@@ -28,7 +28,6 @@ class GraphQLSocket:
         )
         self.buffered: list[dict] = []
         self.probes = 0
-        self.completed_probes: set[str] = set()
 
     async def open(self) -> dict:
         """Connect and initialise; the server's first answer (``connection_ack`` when allowed)."""
@@ -41,14 +40,14 @@ class GraphQLSocket:
         await self.communicator.send_to(text_data=json.dumps(message))
 
     async def receive(self) -> dict:
-        """The next frame, leaving out late frames of probes already completed (a probe's
-        subscription may still yield once between its first frame and its ``complete``)."""
+        """The next message, leaving out those of finished probes (one may still have sent a
+        frame before the server read its ``complete``)."""
         while True:
             if self.buffered:
                 message = self.buffered.pop(0)
             else:
                 message = json.loads(await self.communicator.receive_from(timeout=TIMEOUT))
-            if message.get("id") not in self.completed_probes:
+            if not str(message.get("id", "")).startswith("probe-"):
                 return message
 
     async def ready(self) -> None:
@@ -67,7 +66,6 @@ class GraphQLSocket:
                 break
             self.buffered.append(message)
         await self.send({"id": probe, "type": "complete"})
-        self.completed_probes.add(probe)
 
     async def subscribe(self, operation_id: str, query: str, variables: dict | None = None):
         payload = {"query": query}
