@@ -13,15 +13,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.body_limit import RequestBodyLimitMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.socket_guard import LoggingOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimitMiddleware(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": LoggingOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

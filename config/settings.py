@@ -257,6 +257,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# WebSockets (config/socket_guard.py): largest frame, messages per window per socket, and how
+# often an open socket checks that its login is still valid.
+SOCKET_MAX_FRAME_BYTES = env_int("SOCKET_MAX_FRAME_BYTES", 64 * 1024)
+SOCKET_RATE_LIMIT_MESSAGES = env_int("SOCKET_RATE_LIMIT_MESSAGES", 20)
+SOCKET_RATE_LIMIT_WINDOW_SECONDS = env_int("SOCKET_RATE_LIMIT_WINDOW_SECONDS", 10)
+SOCKET_AUTH_RECHECK_SECONDS = env_int("SOCKET_AUTH_RECHECK_SECONDS", 300)
+
 # Events: edits within this many seconds of an "event updated" notification merge into one more.
 EVENT_UPDATE_COLLAPSE_SECONDS = env_int("EVENT_UPDATE_COLLAPSE_SECONDS", 60)
 # Notification center: how often a page polls the badge and list while its socket is down.
@@ -453,5 +460,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -2,13 +2,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from config.sockets import page_csrf_token
+from config.socket_guard import GuardedSocketMixin
 from events import live
 from notifications.consumers import refused_anonymous
 
 CLOSE_NO_SUCH_EVENT = 4404
 
 
-class EventsConsumer(AsyncWebsocketConsumer):
+class EventsConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     """An open events list (``/ws/events/``) or event page (``/ws/events/<id>/``).
 
     The list relays each changed row as rendered once for everyone. An event page renders its

@@ -2,11 +2,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from config.sockets import page_csrf_token
+from config.socket_guard import GuardedSocketMixin
 from leaderboard import live
 from notifications.consumers import refused_anonymous
 
 
-class LeaderboardConsumer(AsyncWebsocketConsumer):
+class LeaderboardConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     """An open leaderboard page: receives the board's fragments, which HTMX swaps by id."""
 
     async def connect(self):
@@ -36,7 +37,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
 CLOSE_NO_SUCH_GAME = 4404
 
 
-class GameConsumer(AsyncWebsocketConsumer):
+class GameConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     """An open game page (``/ws/games/<id>/``): the game's live part, rendered for this viewer
     (whose turn, the chapter form, the end button, "scoring…", the scores), on every
     (re)connect and whenever the game changes."""

@@ -2,7 +2,9 @@
 
 Client → server (JSON; htmx adds its form values and a ``HEADERS`` object):
     {"action": "catch_up", "last_id": N}  → everything after N, then the badge.
-The same catch-up runs on connect when the URL has ``?last_id=N``.
+The same catch-up runs on connect when the URL has ``?last_id=N``. Anything else closes the
+socket (1003 unknown action, 1007 not a JSON object); limits and login checks are
+``config.socket_guard``'s.
 Server → client: ``notifications/_pushed.html`` (toasts, urgent banners, the badge), or the badge
 alone after a read-state change.
 
@@ -24,6 +26,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config.socket_guard import CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA, GuardedSocketMixin
 from notifications import live, selectors
 from notifications.models import Silenced
 from operations import metrics
@@ -95,7 +98,7 @@ def pushed_fragment(event: dict) -> str:
     )
 
 
-class NotificationConsumer(AsyncWebsocketConsumer):
+class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     """One socket per open page of a logged-in user, attached to the user's live events.
 
     It has no channel of its own (``channel_layer_alias = None``): everything it is sent comes
@@ -173,14 +176,16 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
-            return  # Not ours to answer: a malformed frame is ignored, the socket stays open.
+        except (ValueError, RecursionError):  # nesting deep enough exhausts the parser's stack
+            return await self.guard_close(CLOSE_INVALID_PAYLOAD, "frame is not JSON")
         if not isinstance(message, dict):
-            return
-        if message.get("action") == "catch_up":
-            last_id = _last_id(message.get("last_id"))
-            if last_id is not None:
-                await self.catch_up(last_id)
+            return await self.guard_close(CLOSE_INVALID_PAYLOAD, "frame is not a JSON object")
+        if message.get("action") != "catch_up":
+            return await self.guard_close(CLOSE_UNSUPPORTED_DATA, "unknown action")
+        last_id = _last_id(message.get("last_id"))
+        if last_id is None:
+            return await self.guard_close(CLOSE_INVALID_PAYLOAD, "catch_up without a valid last_id")
+        await self.catch_up(last_id)
 
     async def catch_up(self, last_id: int):
         missed, unread, more = await self._missed(last_id)

@@ -146,18 +146,21 @@ async def test_catch_up_sends_only_the_users_own_notifications():
     await ws.disconnect()
 
 
-async def test_malformed_messages_are_ignored_and_the_socket_stays_open():
+@pytest.mark.parametrize(
+    "frame",
+    ["not json", '{"action": "catch_up", "last_id": "abc"}', '["catch_up"]'],
+)
+async def test_a_malformed_message_closes_that_socket_with_1007_and_others_stay_open(frame):
     alice, cookie = await sync_to_async(user_with_cookie)("alice")
-    ws = socket(cookie)
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data="not json")
-    await ws.send_json_to({"action": "catch_up", "last_id": "abc"})
-    await ws.send_json_to(["catch_up"])
-    assert await ws.receive_nothing(timeout=0.3)
+    ws, other = socket(cookie), socket(cookie)
+    assert (await ws.connect())[0] and (await other.connect())[0]
 
+    await ws.send_to(text_data=frame)
+
+    assert await ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 1007}
     notification_id = await sync_to_async(notify_committed)(alice, "Still open")
-    assert toast_ids(await ws.receive_from(timeout=3)) == [notification_id]
-    await ws.disconnect()
+    assert toast_ids(await other.receive_from(timeout=3)) == [notification_id]
+    await other.disconnect()
 
 
 async def test_marking_read_refreshes_the_badge_on_open_pages():

@@ -25,6 +25,7 @@ from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from config import websocket_close_codes
 from config.celery import app
 from config.websocket_shutdown import RestartAwareServer
 
@@ -74,11 +75,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def run_daphne(*, bind: list[str]) -> None:
     cli = CommandLineInterface()
     cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
+    websocket_close_codes.install()  # 1003/1007/1008/1009 from the consumers reach the client
+    frame_limit = str(settings.SOCKET_MAX_FRAME_BYTES)
     cli.run(
         [
             *bind,
             "--ping-interval", str(settings.WEBSOCKET_PING_INTERVAL_SECONDS),
             "--ping-timeout", str(settings.WEBSOCKET_PING_TIMEOUT_SECONDS),
+            # Larger frames and messages are refused by the server itself (1009), unread.
+            "--websocket-max-message-size", frame_limit, "--websocket-max-frame-size", frame_limit,
             "config.asgi:application",
         ]
     )
