@@ -2,6 +2,8 @@
 own Redis, its own PostgreSQL copy, real processes) per test."""
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -27,21 +29,26 @@ def smtp():
 
 
 @pytest.fixture
-def make_stack(pg_template, tmp_path, request):
-    """``make_stack(**env)``: start this test's services; processes are started by the test."""
+def make_stack(pg_template, request):
+    """``make_stack(**env)``: start this test's services; processes are started by the test.
+    The processes' logs stay in a ``/tmp/herald-chaos-*`` folder when the test fails."""
     stacks = []
+    workdir = Path(tempfile.mkdtemp(prefix=f"herald-chaos-{request.node.name[:40]}-"))
 
     def make(**env):
-        stack = Stack(tmp_path, pg_template, **env)
+        stack = Stack(workdir, pg_template, **env)
         stacks.append(stack)
         return stack
 
     yield make
-    failed = getattr(request.node, "rep_call", None)
+    report = getattr(request.node, "rep_call", None)
+    failed = report is None or report.failed
     for stack in stacks:
-        if failed is not None and failed.failed:
-            print(stack.logs()[-20000:])
         stack.close()
+        if failed:
+            print(f"Logs in {workdir}:\n{stack.log_tails()}")
+    if not failed:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -98,7 +98,9 @@ class RedisServer:
         wait_until(lambda: answers(self.port), timeout=10, what="redis-server")
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         wait_until(lambda: not answers(self.port), timeout=10, what="redis-server to stop")
@@ -201,10 +203,10 @@ def base_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, st
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
         # Short leases and timeouts so faults resolve within a test.
-        "DELIVERY_CLAIM_SECONDS": "10",
-        "EMAIL_TIMEOUT": "2",
-        "WEBPUSH_TIMEOUT_SECONDS": "2",
-        "SMS_API_TIMEOUT_SECONDS": "2",
+        "DELIVERY_CLAIM_SECONDS": "6",
+        "EMAIL_TIMEOUT": "1",
+        "WEBPUSH_TIMEOUT_SECONDS": "1",
+        "SMS_API_TIMEOUT_SECONDS": "1",
         "DELIVERY_RETRY_BASE_SECONDS": "1",
         "DELIVERY_RETRY_MAX_SECONDS": "2",
         "DELIVERY_ENQUEUE_GRACE_SECONDS": "3",
@@ -220,10 +222,18 @@ def base_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, st
 class Stack:
     """One test's services and processes. ``env`` is what every process gets."""
 
-    def __init__(self, workdir: Path, template: PostgresCluster, **env: str):
+    def __init__(
+        self, workdir: Path, template: PostgresCluster, *, separate_broker: bool = False,
+        **env: str,
+    ):
         self.workdir = workdir
         self.redis = RedisServer(workdir)
         self.redis.start()
+        # A broker of its own (CELERY_BROKER_URL), so it can fail while the cache stays up.
+        self.broker = RedisServer(workdir) if separate_broker else None
+        if self.broker:
+            self.broker.start()
+            env.setdefault("CELERY_BROKER_URL", self.broker.url())
         self.postgres = template.copy()
         self.postgres.start()
         self.env = base_env(database_url=self.postgres.url, redis_url=self.redis.url(), **env)
@@ -307,9 +317,10 @@ class Stack:
             if process_name == name
         )
 
-    def logs(self) -> str:
+    def log_tails(self, chars: int = 4000) -> str:
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')}" for _, _, path in self.processes
+            f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}"
+            for _, _, path in self.processes
         )
 
     def close(self) -> None:
@@ -317,6 +328,8 @@ class Stack:
             if process.poll() is None:
                 self.kill(process)
         self.redis.kill()
+        if self.broker:
+            self.broker.kill()
         self.postgres.stop("immediate")
         self.postgres.remove()
 
@@ -355,32 +368,42 @@ class Stack:
 
     def users_with_sessions(self, count: int, *, prefix: str = "user") -> list[dict]:
         """``count`` users with a confirmed email address and a logged-in session each."""
+        return self.users(**{prefix: count})[prefix]
+
+    def users(self, **groups: int) -> dict[str, list[dict]]:
+        """Users by username prefix (``users(fan=60, viewer=1)``), each with a confirmed email
+        address and a logged-in session, made in one Django process."""
         return self.django(
             f"""
             from importlib import import_module
             from django.conf import settings
             from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
             from django.contrib.auth import get_user_model
-            store = import_module(settings.SESSION_ENGINE).SessionStore
-            users = get_user_model().objects.bulk_create([
-                get_user_model()(username=f"{prefix}{{n}}", email=f"{prefix}{{n}}@example.com",
-                                 password="!unusable")
-                for n in range({count})
-            ])
             from notifications.models import ContactPoint
-            mine = get_user_model().objects.filter(username__startswith="{prefix}")
-            # Confirmed addresses: email goes only to addresses their owner confirmed.
-            ContactPoint.objects.bulk_create(
-                [ContactPoint(user=user, email_verified=user.email) for user in mine]
-            )
-            result = []
-            for user in mine:
-                session = store()
-                session[SESSION_KEY] = str(user.pk)
-                session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-                session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-                session.create()
-                result.append({{"id": user.pk, "email": user.email,
-                                "cookie": f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}"}})
+            User = get_user_model()
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            result = {{}}
+            for prefix, count in {groups!r}.items():
+                User.objects.bulk_create([
+                    User(username=f"{{prefix}}{{n}}", email=f"{{prefix}}{{n}}@example.com",
+                         password="!unusable")
+                    for n in range(count)
+                ])
+                mine = list(User.objects.filter(username__startswith=prefix).order_by("pk"))
+                # Confirmed addresses: email goes only to addresses their owner confirmed.
+                ContactPoint.objects.bulk_create(
+                    [ContactPoint(user=user, email_verified=user.email) for user in mine]
+                )
+                result[prefix] = []
+                for user in mine:
+                    session = store()
+                    session[SESSION_KEY] = str(user.pk)
+                    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+                    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+                    session.create()
+                    result[prefix].append({{
+                        "id": user.pk, "email": user.email,
+                        "cookie": f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}",
+                    }})
             """
         )

@@ -9,11 +9,11 @@ from tests.chaos.stack import wait_until
 
 pytestmark = pytest.mark.chaos
 
-RECIPIENTS = 60
+RECIPIENTS = 40
 
 
 def test_worker_killed_mid_batch_every_email_goes_out_and_shows_once(make_stack, smtp):
-    smtp.delay = 0.1
+    smtp.delay = 0.08
     stack = make_stack(**smtp.env())
     stack.users_with_sessions(RECIPIENTS, prefix="fan")
     worker = stack.start_worker()
