@@ -1,0 +1,72 @@
+"""A page that never reads its socket while more than the channel capacity (1,000) is sent to
+it: other users lose nothing, the server stays up, and the slow page catches up when it reads
+again (reconnects)."""
+
+import asyncio
+
+import pytest
+import websockets
+
+from tests.chaos.sockets import PageSocket
+
+pytestmark = pytest.mark.chaos
+
+FLOOD = 1200
+OTHERS = 50
+
+BURST = f"""
+from django.utils import timezone
+from notifications import push
+from notifications.models import Notification
+from django.contrib.auth import get_user_model
+User = get_user_model()
+slow, fast = User.objects.get(username="slow0"), User.objects.get(username="fast0")
+now = timezone.now()
+def rows(user, count, key):
+    # Stored rows as notify() leaves them, in bulk: the point is the push, not the insert.
+    return Notification.objects.bulk_create([
+        Notification(recipient=user, kind="event_updated", title=f"{{key}} {{n}}", body="",
+                     dedupe_key=f"{{key}}:{{n}}", created_at=now, data={{}})
+        for n in range(count)
+    ])
+flood = rows(slow, {FLOOD}, "flood")
+others = rows(fast, {OTHERS}, "others")
+# The flood first, then the other user's: behind {FLOOD} undrained events of someone else.
+push.push_notifications([row.pk for row in flood])
+push.push_notifications([row.pk for row in others])
+result = {{"flood": [row.pk for row in flood], "others": [row.pk for row in others]}}
+"""
+
+
+def test_a_client_that_never_reads_costs_other_users_nothing_and_catches_up(make_stack):
+    stack = make_stack()
+    users = stack.users(slow=1, fast=1)
+    [slow], [fast] = users["slow"], users["fast"]
+    web = stack.start_web()
+    stack.start_worker()
+
+    async def scenario():
+        fast_page = await PageSocket(stack.base_url, fast["cookie"]).connect()
+        # The slow page reads one frame, then never again (its TCP window fills up).
+        never_reads = await websockets.connect(
+            stack.base_url.replace("http", "ws", 1) + "/ws/notifications/?last_id=0",
+            additional_headers={"Cookie": slow["cookie"]}, origin=stack.base_url, max_queue=1,
+        )
+        await fast_page.wait_for(lambda p: p.frames, what="the first badge")
+        sent = await asyncio.to_thread(stack.django, BURST)
+        await fast_page.wait_for(lambda p: set(sent["others"]) <= set(p.ids), timeout=90,
+                                 what="every notification of the other user")
+        assert web.poll() is None
+        # The slow page comes back (a reload, or its socket dropped): it catches up.
+        await never_reads.close()
+        caught_up = await PageSocket(stack.base_url, slow["cookie"]).connect()
+        await caught_up.wait_for(lambda p: p.ids, timeout=60, what="the slow page's catch-up")
+        await asyncio.gather(fast_page.close(), caught_up.close())
+        return sent, fast_page, caught_up
+
+    sent, fast_page, caught_up = asyncio.run(scenario())
+    assert set(fast_page.ids) == set(sent["others"])
+    # The catch-up shows the newest and says how many more are in the center.
+    assert set(caught_up.ids) <= set(sent["flood"])
+    assert max(caught_up.ids) == max(sent["flood"])
+    assert "more" in caught_up.frames[0]
