@@ -26,6 +26,7 @@ from notifications import bulk, counters
 from operations import metrics
 from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
+from notifications.links import is_safe_url
 from notifications.models import (
     EXTERNAL_CHANNELS,
     Channel,
@@ -272,6 +273,8 @@ def notify(
     if priority not in Priority.values:
         raise ValueError(f"Unknown priority {priority!r}; one of {', '.join(Priority.values)}")
     context = dict(context or {})
+    if not is_safe_url(url):
+        raise ValueError(f"url {url[:80]!r} is neither a path on this site nor on an allowed host")
     dedupe_key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
     if len(dedupe_key) > Notification._meta.get_field("dedupe_key").max_length:
         raise ValueError("dedupe_key is longer than 200 characters")

@@ -111,10 +111,20 @@ function reportClick(data) {
     .catch(function () {});
 }
 
+// Only this site's pages are opened: a push naming another origin (or a javascript: URL) opens
+// the notification center instead.
+function sameOriginTarget(url) {
+  try {
+    var target = new URL(url || CENTER_PATH, self.location.origin);
+    if (target.origin === self.location.origin) { return target.href; }
+  } catch (e) {}
+  return new URL(CENTER_PATH, self.location.origin).href;
+}
+
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
   var data = event.notification.data || {};
-  var target = new URL(data.url || CENTER_PATH, self.location.origin).href;
+  var target = sameOriginTarget(data.url);
   // The window opens at once (the click's permission to open one is short-lived); the report
   // runs beside it.
   event.waitUntil(Promise.all([

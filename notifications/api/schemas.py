@@ -7,6 +7,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from notifications.kinds import KINDS
+from notifications.links import is_safe_url
 
 MAX_RECIPIENTS = 10_000
 # `context` is copied into every recipient's row and rendered into every email: kept small.
@@ -53,7 +54,12 @@ class NotificationIn(Schema):
     priority: Literal["urgent", "high", "normal", "low"] | None = Field(
         default=None, description="Defaults to the kind's priority."
     )
-    url: str = Field(default="", max_length=500, description="Click-through link.")
+    url: str = Field(
+        default="",
+        max_length=500,
+        description="Click-through link: a path on this site (`/events/12/`) or an http(s) URL "
+        "on this site's origin or an allowed host.",
+    )
     dedupe_key: str | None = Field(
         default=None,
         max_length=150,
@@ -86,6 +92,16 @@ class NotificationIn(Schema):
         if size > MAX_CONTEXT_BYTES:
             raise ValueError(
                 f"context is {size} bytes as JSON; the limit is {MAX_CONTEXT_BYTES} bytes"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def url_on_this_site(cls, value: str) -> str:
+        if not is_safe_url(value):
+            raise ValueError(
+                "url must be a path on this site or an http(s) URL on this site's origin "
+                "(or NOTIFICATION_URL_ALLOWED_HOSTS)"
             )
         return value
 

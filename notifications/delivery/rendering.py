@@ -20,6 +20,7 @@ from notifications.delivery.backends.messages import (
     SmsMessage,
 )
 from notifications.kinds import EMAIL_DIGEST, get_kind
+from notifications.links import safe_url_or
 from notifications.models import Channel, Notification, Priority
 
 # RFC 8030 urgency per priority: a phone on battery delivers "low" lazily.
@@ -34,6 +35,7 @@ DIGEST_MAX_ITEMS = 50  # the rest is "and N more" with a link to the center
 
 
 def absolute_url(url: str) -> str:
+    url = safe_url_or(url, "")
     if not url:
         return settings.SITE_URL + "/"
     if url.startswith(("http://", "https://")):

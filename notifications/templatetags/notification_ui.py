@@ -7,6 +7,7 @@ from django.utils.timesince import timesince
 
 from notifications import selectors
 from notifications.kinds import KINDS
+from notifications.links import safe_url_or
 
 register = template.Library()
 
@@ -21,6 +22,13 @@ def notification_last_id(context) -> int:
     """The newest notification id the page starts from; the socket catches up after it."""
     user = _user(context)
     return selectors.latest_notification_id(user=user) if user else 0
+
+
+@register.filter
+def safe_link(url: str, fallback: str = "/notifications/") -> str:
+    """The notification's link if it is on this site (``notifications.links``), else ``fallback``:
+    rows stored before the check must not put a ``javascript:`` URL into an ``href``."""
+    return safe_url_or(url or "", fallback)
 
 
 @register.simple_tag
