@@ -17,8 +17,17 @@ from events.services import event_create, registration_create
 from notifications.models import Delivery, Notification
 from notifications.services import notify
 
+from notifications.models import ContactPoint
+
 User = get_user_model()
 now = timezone.now()
+people = User.objects.bulk_create(
+    [User(username=f"att{n}", email=f"att{n}@example.com") for n in range(3)]
+    + [User(username=name, email=f"{name}@example.com") for name in ("dig0", "old0")]
+)
+ContactPoint.objects.bulk_create(
+    [ContactPoint(user=user, email_verified=user.email) for user in people]
+)
 organizer = User.objects.create(username="organizer", email="organizer@example.com")
 event = event_create(organizer=organizer, title="Chaos night", location="Hall",
                      starts_at=now + timedelta(minutes=40), ends_at=now + timedelta(hours=2),
@@ -47,15 +56,19 @@ every_two = IntervalSchedule.objects.get(every=2, period="seconds")
 PeriodicTask.objects.filter(task="notifications.tasks.purge_notifications").update(
     interval=every_two, crontab=None)
 PeriodicTasks.update_changed()
-result = {"held": held, "old": old}
+result = {
+    "held": held, "old": old, "digest_email": digest_user.email,
+    "attendees": list(
+        User.objects.filter(username__startswith="att").values_list("pk", flat=True)
+    ),
+}
 """
 
 
 def test_two_beats_send_each_reminder_digest_and_purge_once(make_stack, smtp):
     stack = make_stack(**smtp.env())
-    users = stack.users(att=3, dig=1, old=1)
-    attendees, [digest_user] = users["att"], users["dig"]
     setup = stack.django(SETUP)
+    digest_email = setup["digest_email"]
     stack.start_worker()
     beats = [stack.start_beat(), stack.start_beat()]
 
@@ -66,7 +79,7 @@ def test_two_beats_send_each_reminder_digest_and_purge_once(make_stack, smtp):
         )
 
     wait_until(lambda: len(reminders()) == 3, timeout=90, what="the reminders")
-    wait_until(lambda: smtp.per_recipient()[digest_user["email"]] >= 1, timeout=90,
+    wait_until(lambda: smtp.per_recipient()[digest_email] >= 1, timeout=90,
                what="the digest")
     wait_until(
         lambda: stack.postgres.scalar(
@@ -91,7 +104,7 @@ def test_two_beats_send_each_reminder_digest_and_purge_once(make_stack, smtp):
         timeout=60, what="the reminder emails",
     )
 
-    assert sorted(recipient for _, recipient in reminders()) == sorted(a["id"] for a in attendees)
+    assert sorted(recipient for _, recipient in reminders()) == sorted(setup["attendees"])
     reminder_ids = {notification_id for notification_id, _ in reminders()}
     emailed = [
         int(found.group(1))
@@ -99,8 +112,8 @@ def test_two_beats_send_each_reminder_digest_and_purge_once(make_stack, smtp):
         if (found := re.search(r"notification\.(\d+)@", message_id))
     ]
     assert sorted(i for i in emailed if i in reminder_ids) == sorted(reminder_ids)
-    assert smtp.per_recipient()[digest_user["email"]] == 1
-    digest = [m for r, m in smtp.accepted if r == digest_user["email"]]
+    assert smtp.per_recipient()[digest_email] == 1
+    digest = [m for r, m in smtp.accepted if r == digest_email]
     assert all(str(i) in digest[0] for i in setup["held"])
     assert stack.postgres.scalar(
         "SELECT count(*) FROM notifications_notification WHERE id = ANY(%s)", (setup["old"],)
