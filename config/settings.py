@@ -276,6 +276,8 @@ WEBSOCKET_MAX_PER_USER = env_int("WEBSOCKET_MAX_PER_USER", 10)
 # vanished client does not hold a socket for hours.
 WEBSOCKET_PING_INTERVAL_SECONDS = env_int("WEBSOCKET_PING_INTERVAL_SECONDS", 20)
 WEBSOCKET_PING_TIMEOUT_SECONDS = env_int("WEBSOCKET_PING_TIMEOUT_SECONDS", 30)
+# Threads per web process for sockets' session, user and catch-up reads (each keeps a connection).
+WEBSOCKET_DB_THREADS = env_int("WEBSOCKET_DB_THREADS", 8)
 # Web processes in services mode, sharing one listening socket; 0 means one per CPU core.
 WEB_PROCESSES = env_int("WEB_PROCESSES", 0)
 

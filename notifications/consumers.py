@@ -20,13 +20,14 @@ import uuid
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config.socket_guard import CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA, GuardedSocketMixin
+from config.websocket_auth import in_db_pool
 from notifications import live, selectors
 from notifications.models import Silenced
 from operations import metrics
@@ -111,10 +112,21 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
 
     channel_layer_alias = None
     attached = False
+    LIVE_EVENTS = frozenset({"notification.created", "unread.changed", "socket.opened",
+                             "socket.closed"})
     # The newest notification id this socket has sent, and the one it surely had when the live
     # subscription last worked (see notifications.live): a resume catches up from the latter.
     last_id = 0
     safe_id = 0
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections on the sync thread before every handler; the live
+        # events touch no database (and a fan-out hands thousands of them out at once), and the
+        # reads below close their own connections (in_db_pool).
+        if message["type"] in self.LIVE_EVENTS:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
 
     async def connect(self):
         if await refused_anonymous(self):
@@ -203,12 +215,12 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
         """After the live subscription was interrupted: send what may have been missed."""
         await self.catch_up(self.safe_id or await self._newest_id_before_connect())
 
-    @database_sync_to_async
+    @in_db_pool
     def _newest_id_before_connect(self) -> int:
         # Nothing sent yet: the page showed what existed when it connected.
         return selectors.newest_notification_id(user=self.user, before=self.connected_at)
 
-    @database_sync_to_async
+    @in_db_pool
     def _missed(self, last_id: int):
         batch = selectors.notifications_after(user=self.user, last_id=last_id)
         missed = [
