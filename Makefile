@@ -51,12 +51,16 @@ run: venv .secret_key
 	fi
 
 # The whole suite against PostgreSQL and Redis (overridable with DATABASE_URL / REDIS_URL).
+# pytest's exit 5 (no tests collected) fails too: the suite always has tests, so it means a
+# mistyped PYTEST_ARGS or a collection slip.
 test: venv-dev
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  $(PY) tests/preflight.py
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  DATABASE_CONN_MAX_AGE=$${DATABASE_CONN_MAX_AGE:-0} $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	  if [ $$rc -eq 5 ]; then \
+	    echo "make test: pytest collected no tests (check PYTEST_ARGS and collection errors above)" >&2; \
+	  fi; exit $$rc
 
 bench: venv-dev
 	@echo "See bench/README.md: each script prints its figures and the command that made them."
