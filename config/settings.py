@@ -253,6 +253,8 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if EMBEDDED_MODE:
     # One process: its local-memory cache is shared by everything that counts.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+# Messages live in the session, not in a cookie: the admin shows a new API key's secret once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -420,6 +422,10 @@ REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # /api/v1/docs and /api/v1/openapi.json for everyone (else staff only): on in debug mode.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=DEBUG)
+# HTTP API: unknown keys per client address (django-ratelimit rate), and how long an
+# Idempotency-Key's answer is kept for replays.
+API_INVALID_KEY_RATE_LIMIT = env_str("API_INVALID_KEY_RATE_LIMIT", "20/m")
+API_IDEMPOTENCY_RETENTION_HOURS = env_int("API_IDEMPOTENCY_RETENTION_HOURS", 24)
 # HTTP API (/api/v1/): requests per API key per minute.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Apps whose objects API clients may name as a notification's subject ("events.event:12").

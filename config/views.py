@@ -11,6 +11,8 @@ from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from config.client_address import remote_addr
+
 from notifications.account.forms import SignupForm
 from notifications.account.services import email_verification_send
 
@@ -32,7 +34,7 @@ nothing you sent before this page is lost.</p></body></html>
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate=_signup_rate, method="POST", block=False)
+@ratelimit(key=remote_addr, rate=_signup_rate, method="POST", block=False)
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

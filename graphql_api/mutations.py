@@ -289,6 +289,8 @@ def _send_notification(raw_key: str | None, idempotency_key: str, input: SendNot
         return api_services.api_notification_send(
             api_key=api_key, idempotency_key=idempotency_key, payload=payload, body=body
         )
+    except api_services.ScopeRefused as refused:
+        raise Refused(ErrorCode.FORBIDDEN, f"{refused}.") from None
     except api_services.UnknownSubject as unknown:
         raise Refused(ErrorCode.INVALID, f"{unknown}.", field="subject") from None
     except api_services.IdempotencyConflict:

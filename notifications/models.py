@@ -368,6 +368,19 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Scopes: what the holder may send, and to whom.
+    kinds = models.JSONField(
+        default=list, blank=True,
+        help_text='Kinds this key may send, e.g. ["event_updated"]; empty: every public kind.',
+    )
+    allow_urgent = models.BooleanField(
+        default=False,
+        help_text="May send urgent notifications (they skip quiet hours and rate limits).",
+    )
+    recipient_groups = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="+",
+        help_text="Only members of these groups may be notified; none: any user.",
+    )
 
     class Meta:
         verbose_name = "API key"

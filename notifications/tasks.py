@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from notifications import push, services
+from notifications.api import services as api_services
 from notifications.delivery import tasks as delivery_tasks  # noqa: F401  (registers them)
 # The every-minute beat entry (migration 0002) runs this one; re-exported as part of this module.
 from notifications.delivery.tasks import enqueue_due_deliveries  # noqa: F401
@@ -34,7 +35,9 @@ def send_rate_limit_summaries(*, kind: str, user_ids: list[int], window: int) ->
 def purge_notifications() -> dict:
     """Nightly: delete read rows past retention (and very old unread ones), in small batches."""
     result = services.notifications_purge()
-    logger.info("Purged notifications: %s read, %s unread", result.read, result.unread)
+    records = api_services.api_idempotency_purge()
+    logger.info("Purged notifications: %s read, %s unread; %s idempotency records",
+                result.read, result.unread, records)
     return {"read": result.read, "unread": result.unread}
 
 

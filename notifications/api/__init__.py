@@ -31,14 +31,25 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def authenticate_api_key(raw_key: str | None):
+def authenticate_api_key(raw_key: str | None, request: HttpRequest | None = None):
     """The active ApiKey for ``raw_key`` (None when unknown), counted against its rate limit.
 
+    With the ``request``, unknown keys are counted per client address and an address past
+    ``API_INVALID_KEY_RATE_LIMIT`` is refused before its next guess is looked up.
     Raises ApiKeyRevoked or RateLimited; shared by the HTTP API and the GraphQL API."""
     if not raw_key:
         return None
+    if request is not None:
+        retry_after = services.api_invalid_key_retry_after(request=request, count=False)
+        if retry_after:
+            raise RateLimited(retry_after)
     api_key = selectors.api_key_for(raw_key=raw_key)
     if api_key is None:
+        retry_after = request is not None and services.api_invalid_key_retry_after(
+            request=request, count=True
+        )
+        if retry_after:
+            raise RateLimited(retry_after)
         return None
     if not api_key.is_active:
         raise ApiKeyRevoked
@@ -53,12 +64,12 @@ class ApiKeyHeader(APIKeyHeader):
     param_name = "X-Api-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None):
-        return authenticate_api_key(key)
+        return authenticate_api_key(key, request)
 
 
 class ApiKeyBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        return authenticate_api_key(token)
+        return authenticate_api_key(token, request)
 
 
 def _docs_visible(view):
@@ -157,6 +168,8 @@ def create_notification(
             payload=payload,
             body=json.loads(request.body),
         )
+    except services.ScopeRefused as refused:
+        return _error(request, 403, str(refused))
     except services.UnknownSubject as unknown:
         return _error(request, 400, str(unknown))
     response = api.create_response(request, result.body, status=result.status_code)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from notifications.models import ApiKey
+from notifications.kinds import KINDS
+from notifications.models import ApiKey, Priority
 
 
 def api_key_for(*, raw_key: str) -> ApiKey | None:
@@ -18,6 +20,27 @@ def api_key_for(*, raw_key: str) -> ApiKey | None:
     if api_key is None or not hmac.compare_digest(api_key.hashed_key, ApiKey.hash(raw_key.strip())):
         return None
     return api_key
+
+
+def api_scope_refusal(
+    *, api_key: ApiKey, kind: str, priority: str | None, recipient_ids: list[int]
+) -> str:
+    """Why ``api_key`` may not send this (kind, urgency, recipients), or "" when it may."""
+    if api_key.kinds and kind not in api_key.kinds:
+        return f"This API key may not send {kind!r} notifications (allowed: {', '.join(api_key.kinds)})"
+    if (priority or KINDS[kind].priority) == Priority.URGENT and not api_key.allow_urgent:
+        return "This API key may not send urgent notifications"
+    groups = list(api_key.recipient_groups.values_list("pk", flat=True))
+    if groups and recipient_ids:
+        members = set(
+            get_user_model()
+            .objects.filter(pk__in=recipient_ids, groups__in=groups)
+            .values_list("pk", flat=True)
+        )
+        outside = len(set(recipient_ids) - members)
+        if outside:
+            return f"{outside} recipients are outside this API key's recipient groups"
+    return ""
 
 
 def subject_for(*, reference: str) -> models.Model | None:

@@ -7,7 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,12 +15,19 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_ratelimit.core import get_usage
+
+from config.client_address import remote_addr
 
 from notifications.models import ApiIdempotencyRecord, ApiKey
 from notifications.selectors import subscribers
 from notifications.services import notify
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ScopeRefused(Exception):
+    """The API key's scopes (kinds, urgency, recipient groups) do not cover this request."""
 
 
 class IdempotencyConflict(Exception):
@@ -48,10 +55,16 @@ def api_key_issue(*, api_key: ApiKey) -> str:
     return raw_key
 
 
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
-    """A new named API key and its raw value (shown once)."""
-    api_key = ApiKey(name=name)
+def api_key_create(
+    *, name: str, kinds: list[str] = (), allow_urgent: bool = False, recipient_groups=()
+) -> tuple[ApiKey, str]:
+    """A new named API key and its raw value (shown once), with its scopes: the kinds it may
+    send (none: every public kind), whether urgent ones, and the groups recipients must be in
+    (none: any user)."""
+    api_key = ApiKey(name=name, kinds=list(kinds), allow_urgent=allow_urgent)
     raw_key = api_key_issue(api_key=api_key)
+    if recipient_groups:
+        api_key.recipient_groups.set(recipient_groups)
     return api_key, raw_key
 
 
@@ -90,6 +103,30 @@ def api_rate_limit_hit(*, api_key: ApiKey) -> int:
     if count <= limit:
         return 0
     return max(1, math.ceil((window + 1) * 60 - now))
+
+
+def idempotency_cutoff() -> datetime:
+    """Records older than this are forgotten: the same Idempotency-Key then counts as new."""
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_RETENTION_HOURS)
+
+
+def api_idempotency_purge() -> int:
+    """Delete the expired idempotency records (nightly, with the notification purge)."""
+    deleted, _ = ApiIdempotencyRecord.objects.filter(created_at__lt=idempotency_cutoff()).delete()
+    return deleted
+
+
+def api_invalid_key_retry_after(*, request, count: bool) -> int:
+    """Seconds to wait when the client's address sent more than ``API_INVALID_KEY_RATE_LIMIT``
+    unknown keys (0 when it may go on); ``count`` adds this request to its tally. Keyed by
+    ``REMOTE_ADDR`` like the login throttle, so a forged X-Forwarded-For does not reset it."""
+    usage = get_usage(
+        request, group="api-invalid-key", key=remote_addr, rate=settings.API_INVALID_KEY_RATE_LIMIT,
+        increment=count,
+    )
+    if usage is None or not usage["should_limit"]:
+        return 0
+    return max(1, int(usage["time_left"]))
 
 
 def request_fingerprint(payload) -> str:
@@ -131,13 +168,26 @@ def api_notification_create(
             earlier = ApiIdempotencyRecord.objects.get(
                 api_key=api_key, idempotency_key=idempotency_key
             )
-            if earlier.request_hash != fingerprint:
-                raise IdempotencyConflict from None
-            return ApiResult(earlier.status_code, earlier.response, replayed=True)
+            if earlier.created_at >= idempotency_cutoff():
+                if earlier.request_hash != fingerprint:
+                    raise IdempotencyConflict from None
+                return ApiResult(earlier.status_code, earlier.response, replayed=True)
+            # Expired (the purge had not run yet): the key is free again.
+            earlier.delete()
+            record = ApiIdempotencyRecord.objects.create(
+                api_key=api_key,
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
+                status_code=0,
+            )
 
         user_filter = Q(pk__in=recipient_ids)
         if topic:
-            user_filter |= Q(pk__in=subscribers(topic=topic, kind=kind).values("pk"))
+            followers = subscribers(topic=topic, kind=kind)
+            groups = list(api_key.recipient_groups.all())
+            if groups:
+                followers = followers.filter(groups__in=groups)
+            user_filter |= Q(pk__in=followers.values("pk"))
         result = notify(
             kind=kind,
             recipients=get_user_model().objects.filter(user_filter),
@@ -165,10 +215,17 @@ def api_notification_send(
     """``api_notification_create`` for a validated ``NotificationIn`` and the body it came from
     (the fingerprint). Shared by the HTTP API and GraphQL's ``sendNotification``.
 
-    Raises ``UnknownSubject`` and ``IdempotencyConflict``.
+    Raises ``ScopeRefused`` (the key may not send this), ``UnknownSubject`` and
+    ``IdempotencyConflict``.
     """
-    from notifications.api.selectors import subject_for
+    from notifications.api.selectors import api_scope_refusal, subject_for
 
+    refusal = api_scope_refusal(
+        api_key=api_key, kind=payload.kind, priority=payload.priority,
+        recipient_ids=payload.recipients,
+    )
+    if refusal:
+        raise ScopeRefused(refusal)
     subject = None
     if payload.subject:
         subject = subject_for(reference=payload.subject)

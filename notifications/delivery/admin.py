@@ -90,16 +90,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ("revoke",)
 
     shown_after_creation = ("prefix", "created_at", "last_used_at", "revoked_at")
+    scopes = ("kinds", "allow_urgent", "recipient_groups")
+    filter_horizontal = ("recipient_groups",)
 
     def get_fields(self, request, obj=None):
-        return ("name",) if obj is None else ("name", *self.shown_after_creation)
+        fields = ("name", *self.scopes)
+        return fields if obj is None else (*fields, *self.shown_after_creation)
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.shown_after_creation
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "kinds", "allow_urgent"])
             return
         raw_key = api_key_issue(api_key=obj)
         self.message_user(

@@ -21,3 +21,17 @@ def test_api_docs_are_for_staff_unless_public(client, admin_client, settings, pa
 
     settings.API_DOCS_PUBLIC = True
     assert client.get(path).status_code == 200
+
+
+def test_a_new_api_keys_secret_never_travels_in_a_cookie(admin_client):
+    from notifications.models import ApiKey
+
+    response = admin_client.post("/admin/notifications/apikey/add/", {"name": "billing"})
+    page = admin_client.get(response["Location"])
+
+    api_key = ApiKey.objects.get(name="billing")
+    shown = page.content.decode()
+    assert f"{api_key.prefix}." in shown  # the admin shows it once, in the page
+    secret = shown.split(f"{api_key.prefix}.", 1)[1].split("<", 1)[0]
+    cookies = " ".join(morsel.value for morsel in admin_client.cookies.values())
+    assert secret and secret not in cookies and "messages" not in admin_client.cookies

@@ -131,7 +131,7 @@ def embedded_default(tmp_path_factory, push_service):
     api_key, alice_id = subprocess.run(
         manage + ["shell", "-c", "from django.contrib.auth.models import User; "
                   "from notifications.api.services import api_key_create; "
-                  "print(api_key_create(name='browser-test')[1], "
+                  "print(api_key_create(name='browser-test', allow_urgent=True)[1], "
                   "User.objects.get(username='alice').pk)"],
         env=env, cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()[-2:]
