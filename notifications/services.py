@@ -434,7 +434,7 @@ def _fan_out(
     in_app_limited = sum(
         1 for notification_id, user_id in created
         if notification_id in rate_limited and channels_of[user_id][0]
-    )
+    ) if rate_limited else 0
     transaction.on_commit(
         lambda: metrics.notifications_created(
             kind=kind,

@@ -23,10 +23,14 @@ import threading
 import time
 from collections.abc import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client import multiprocess
+from prometheus_client import Counter, Gauge, Histogram, multiprocess, values
 
 logger = logging.getLogger(__name__)
+
+if values.ValueClass.__name__ != "MmapedValue":
+    # Imported before config.settings set PROMETHEUS_MULTIPROC_DIR: this process would keep its
+    # numbers to itself and /metrics would never see them.
+    logger.error("prometheus-client is not in multiprocess mode; /metrics misses this process")
 
 # Buckets in seconds: sub-millisecond socket pushes up to a provider that takes a minute.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
