@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from functools import wraps
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
 
@@ -37,12 +38,10 @@ def monitor_required(view):
         response["WWW-Authenticate"] = 'Bearer realm="herald-metrics"'
         return response
 
-    if _is_async(view):
+    if iscoroutinefunction(view):
 
         @wraps(view)
         async def async_wrapped(request, *args, **kwargs):
-            from asgiref.sync import sync_to_async
-
             # The session user loads lazily from the database: not on the event loop.
             if not await sync_to_async(has_monitor_access)(request):
                 return refuse(request)
@@ -57,9 +56,3 @@ def monitor_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _is_async(view) -> bool:
-    from asgiref.sync import iscoroutinefunction
-
-    return iscoroutinefunction(view)
