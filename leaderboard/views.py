@@ -34,7 +34,11 @@ def board(request):
 @require_GET
 @login_required
 def player_history(request, player_id: int):
-    player = get_object_or_404(get_user_model(), pk=player_id)
+    players = get_user_model().objects.filter(is_active=True)
+    if player_id != request.user.pk:
+        # Staff accounts are not players others may look up: a list of admin logins helps attackers.
+        players = players.filter(is_staff=False, is_superuser=False)
+    player = get_object_or_404(players, pk=player_id)
     page = Paginator(selectors.player_history(player_id=player.pk), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )

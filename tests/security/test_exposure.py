@@ -35,3 +35,15 @@ def test_a_new_api_keys_secret_never_travels_in_a_cookie(admin_client):
     secret = shown.split(f"{api_key.prefix}.", 1)[1].split("<", 1)[0]
     cookies = " ".join(morsel.value for morsel in admin_client.cookies.values())
     assert secret and secret not in cookies and "messages" not in admin_client.cookies
+
+
+def test_staff_accounts_have_no_public_player_page(client, admin_user):
+    from tests.delivery.factories import UserFactory
+
+    player, viewer = UserFactory(), UserFactory()
+    client.force_login(viewer)
+
+    assert client.get(f"/leaderboard/players/{player.pk}/").status_code == 200
+    assert client.get(f"/leaderboard/players/{admin_user.pk}/").status_code == 404
+    client.force_login(admin_user)
+    assert client.get(f"/leaderboard/players/{admin_user.pk}/").status_code == 200
