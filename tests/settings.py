@@ -1,13 +1,22 @@
 """The settings the suite runs with: the project's, from the environment, in debug mode.
 
 The suite runs against Redis (services mode), where the project requires a SECRET_KEY; a random
-one per run is set in the environment, so the servers the browser tests start share it.
+one per run is set in the environment, so the servers the browser tests start share it, and
+likewise the metrics directory.
 """
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+# Each run has its own metrics directory (shared with the servers it starts), so runs neither
+# add to each other's counters nor leave files in the checkout.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="herald-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from config.settings import *  # noqa: E402,F403
