@@ -1,4 +1,4 @@
-"""Delivery benchmark: email rows sent per second, and HTTP API requests per second.
+"""Delivery benchmark: email and mobile push rows sent per second, and HTTP API requests per second.
 
 Against PostgreSQL and Redis (services mode), in a database of its own:
 
@@ -11,6 +11,10 @@ backend stands in for SMTP, so the figures are Herald's own cost per row, not a 
 - batched: ``enqueue_deliveries`` of N pending email rows at normal priority: tasks of
   ``DELIVERY_BATCH_SIZE`` rows, one claim statement per batch, then render + send + outcome per row;
 - one by one: the same number of rows through the per-row ``deliver`` task (as urgent rows go);
+- mobile: N pending phone-app rows (half iOS, half Android) through ``enqueue_deliveries`` like
+  the batched email rows, to the local fake APNs and FCM services (``tests/fakes/mobile_push.py``,
+  HTTP/2 over TLS, run in a process of their own so they do not share this one's CPU): JWT and
+  OAuth2 token, concurrent streams per chunk of 25, one connection per provider;
 - API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
   Django's test client, then the same requests again (idempotent replays).
 The last line has a fixed format for scripts.
@@ -32,6 +36,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--mobile", type=int, default=5000, help="phone-app push rows")
     return parser.parse_args()
 
 
@@ -51,7 +56,14 @@ def main():
     from config.celery import app
     from notifications.api.services import api_key_create
     from notifications.delivery import enqueue_deliveries, tasks
-    from notifications.models import ApiKey, Channel, Delivery, DeliveryStatus, Notification
+    from notifications.models import (
+        ApiKey,
+        Channel,
+        ContactPoint,
+        Delivery,
+        DeliveryStatus,
+        Notification,
+    )
 
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         sys.exit("bench/delivery.py needs DATABASE_URL (PostgreSQL) and REDIS_URL set.")
@@ -69,7 +81,12 @@ def main():
         ]
     )
 
-    def make_rows(label: str) -> list[int]:
+    # Delivery goes only to confirmed addresses.
+    ContactPoint.objects.bulk_create(
+        [ContactPoint(user=user, email_verified=user.email) for user in users]
+    )
+
+    def make_rows(label: str, channel: str = Channel.EMAIL, recipients=None) -> list[int]:
         now = timezone.now()
         notifications = Notification.objects.bulk_create(
             [
@@ -81,12 +98,12 @@ def main():
                     url="/events/1/",
                     dedupe_key=f"bench:{run}:{label}",
                 )
-                for user in users
+                for user in (recipients or users)
             ]
         )
         deliveries = Delivery.objects.bulk_create(
             [
-                Delivery(notification=n, channel=Channel.EMAIL, next_attempt_at=now)
+                Delivery(notification=n, channel=channel, next_attempt_at=now)
                 for n in notifications
             ]
         )
@@ -105,6 +122,8 @@ def main():
             tasks.deliver(delivery_id)
         single_s = time.perf_counter() - started
         assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count() == len(ids)
+
+        mobile_s = bench_mobile(args.mobile, users, make_rows) if args.mobile else 0.0
 
         _, raw_key = api_key_create(name=f"bench-{run}")
         client = Client()
@@ -137,11 +156,63 @@ def main():
     print(f"# command: {' '.join(sys.argv)}")
     print(f"batched:  {n} email rows in {batched_s:.2f} s")
     print(f"one by one: {n} email rows in {single_s:.2f} s")
+    if args.mobile:
+        print(f"mobile: {args.mobile} push rows through the fake APNs/FCM in {mobile_s:.2f} s")
     print(f"api: {args.requests} requests in {api_s:.2f} s, replays in {replay_s:.2f} s")
     print(
         f"delivery deliveries={n} sent_per_s={n / batched_s:.0f} single_per_s={n / single_s:.0f} "
+        f"mobile_per_s={args.mobile / mobile_s if mobile_s else 0:.0f} "
         f"api_per_s={args.requests / api_s:.0f} replay_per_s={args.requests / replay_s:.0f}"
     )
+
+
+def bench_mobile(count: int, users, make_rows) -> float:
+    """Seconds to send ``count`` phone-app rows through the fake APNs and FCM services."""
+    import json
+    import subprocess
+    import tempfile
+
+    from django.conf import settings
+
+    from notifications.delivery import enqueue_deliveries
+    from notifications.models import Channel, Delivery, DeliveryStatus, MobileDevice
+    from tests.fakes import mobile_push as fake
+
+    recipients = users[:count]
+    if len(recipients) < count:
+        sys.exit("--mobile may not exceed --deliveries (one device per bench user)")
+    MobileDevice.objects.bulk_create(
+        [
+            MobileDevice(user=user, platform="ios", token=f"{n:064x}")
+            if n % 2 == 0
+            else MobileDevice(user=user, platform="android", token=f"fcm-bench-token-{n:08d}")
+            for n, user in enumerate(recipients)
+        ]
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.mobile_push", folder],
+            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert server.stdout.readline().strip() == "ready"
+            info = json.loads((Path(folder) / "fake-push.json").read_text())
+            settings.APNS_URL = settings.FCM_URL = info["url"]
+            settings.MOBILE_PUSH_CA_FILE = info["ca_file"]
+            settings.APNS_KEY_ID, settings.APNS_TEAM_ID = fake.APNS_KEY_ID, fake.APNS_TEAM_ID
+            settings.APNS_PRIVATE_KEY = info["apns_private_key"]
+            settings.APNS_TOPIC = fake.APNS_TOPIC
+            settings.FCM_SERVICE_ACCOUNT_JSON = json.dumps(info["service_account"])
+            ids = make_rows("mobile", Channel.MOBILE, recipients)
+            started = time.perf_counter()
+            enqueue_deliveries(ids, priority="normal")
+            elapsed = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait()
+    sent = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count()
+    assert sent == len(ids), f"{sent} of {len(ids)} mobile rows sent"
+    return elapsed
 
 
 if __name__ == "__main__":

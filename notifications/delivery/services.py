@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from notifications import outbox
@@ -270,12 +270,29 @@ def _attempt(
         return _mark_failed(rows, f"{type(exc).__name__}: {exc}", retry_later)
     if circuit is not None:
         circuit.record_success()
+    _record_sent(rows, [message_id] * len(rows))
+    return SENT
+
+
+def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
+    """Write ``rows`` (one claim) as sent, each with its provider message id, in one statement
+    (retried while the lease holds); only rows the claim still holds are written."""
+    ids = [row.pk for row in rows]
+    distinct = set(message_ids)
+    if len(distinct) == 1:
+        provider_id = Value((message_ids[0] or "")[:255])
+    else:
+        provider_id = Case(
+            *(When(pk=row.pk, then=Value((mid or "")[:255])) for row, mid in zip(rows, message_ids)),
+            output_field=CharField(),
+        )
+
     def mark_sent() -> int:
         with _bookkeeping_transaction():
-            return Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+            return Delivery.objects.filter(pk__in=ids, claim_token=rows[0].claim_token).update(
                 status=DeliveryStatus.SENT,
                 sent_at=timezone.now(),
-                provider_message_id=(message_id or "")[:255],
+                provider_message_id=provider_id,
                 last_error="",
                 next_attempt_at=None,
                 claim_token=None,
@@ -286,12 +303,12 @@ def _attempt(
         # Only when the provider took longer than the lease despite its timeouts.
         logger.error(
             "Deliveries %s were sent after their lease ran out and another worker took them "
-            "over: the recipient may get this message twice (provider message id %s)",
+            "over: the recipient may get this message twice (provider message ids %s)",
             ids,
-            message_id,
+            sorted(distinct),
         )
     metrics.deliveries_finished(rows, SENT)
-    for row in rows:
+    for row, message_id in zip(rows, message_ids):
         outbox.record(
             channel=row.channel,
             user_id=row.notification.recipient_id,
@@ -299,7 +316,6 @@ def _attempt(
             notification_id=row.notification_id,
             payload={"provider_message_id": message_id or "", "batch_size": len(rows)},
         )
-    return SENT
 
 
 def _while_leased(rows: list[Delivery], write: Callable[[], int]) -> int:
@@ -562,10 +578,19 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
 
         return send
 
-    return {
-        row.pk: _attempt([row], outcome_of(row), _retry_later_for(row), breaker=lambda: None)
-        for row in rows
-    }
+    # Rows a device accepted are written together (one statement for the chunk); the others
+    # go through the usual outcome handling one by one.
+    accepted_rows = [row for row in rows if accepted[row.pk]]
+    outcomes: dict[int, str] = {}
+    if accepted_rows and _lease_left(accepted_rows) > policy.send_margin_seconds():
+        _record_sent(accepted_rows, [accepted[row.pk][0] for row in accepted_rows])
+        outcomes = {row.pk: SENT for row in accepted_rows}
+    for row in rows:
+        if row.pk not in outcomes:
+            outcomes[row.pk] = _attempt(
+                [row], outcome_of(row), _retry_later_for(row), breaker=lambda: None
+            )
+    return outcomes
 
 
 CHANNEL_SENDERS: dict[str, Callable[[Delivery, object], str]] = {
