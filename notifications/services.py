@@ -369,20 +369,24 @@ def _fan_out(
         limit, window_seconds = _rate_limit_settings()
         window = rate_limit_window(now)
         try:
-            counts = counters.incr_window_many(
-                [f"notifications:rate:{kind}:{user_id}:{window}" for _, user_id in created],
+            over = counters.incr_window_many(
+                f"notifications:rate:{kind}:{{}}:{window}",
+                [user_id for _, user_id in created],
                 ttl=window_seconds + 60,
+                above=limit,
             )
         except counters.CACHE_ERRORS:
             # Without the cache nothing is limited: better a burst than a lost notification.
             logger.warning("Rate limit skipped for %s: the cache is unavailable", kind,
                            exc_info=True)
-            counts = [0] * len(created)
-        for (notification_id, user_id), count in zip(created, counts):
-            if count > limit:
-                rate_limited.add(notification_id)
-                if count == limit + 1:
-                    first_over.append(user_id)
+            over = {}
+        if over:
+            for notification_id, user_id in created:
+                count = over.get(user_id)
+                if count is not None:
+                    rate_limited.add(notification_id)
+                    if count == limit + 1:
+                        first_over.append(user_id)
         for ids in _chunks(sorted(rate_limited)):
             Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
 
