@@ -280,6 +280,9 @@ WEBSOCKET_PING_INTERVAL_SECONDS = env_int("WEBSOCKET_PING_INTERVAL_SECONDS", 20)
 WEBSOCKET_PING_TIMEOUT_SECONDS = env_int("WEBSOCKET_PING_TIMEOUT_SECONDS", 30)
 # Threads per web process for sockets' session, user and catch-up reads (each keeps a connection).
 WEBSOCKET_DB_THREADS = env_int("WEBSOCKET_DB_THREADS", 8)
+# daphne's line per request and per socket open/close; off in services mode, where thousands of
+# sockets reconnecting at once would mostly write log lines.
+WEB_ACCESS_LOG = env_bool("WEB_ACCESS_LOG", default=EMBEDDED_MODE)
 # Web processes in services mode, sharing one listening socket; 0 means one per CPU core.
 WEB_PROCESSES = env_int("WEB_PROCESSES", 0)
 

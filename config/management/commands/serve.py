@@ -82,6 +82,7 @@ def run_daphne(*, bind: list[str]) -> None:
             *bind,
             "--ping-interval", str(settings.WEBSOCKET_PING_INTERVAL_SECONDS),
             "--ping-timeout", str(settings.WEBSOCKET_PING_TIMEOUT_SECONDS),
+            *([] if settings.WEB_ACCESS_LOG else ["--access-log", os.devnull]),
             # Larger frames and messages are refused by the server itself (1009), unread.
             "--websocket-max-message-size", frame_limit, "--websocket-max-frame-size", frame_limit,
             "config.asgi:application",
@@ -169,7 +170,13 @@ class Command(BaseCommand):
             count = 1
         self.stdout.write(f"Herald serving on http://{host}:{port}/ ({count} web process"
                           f"{'es' if count > 1 else ''})")
-        if count == 1:
+        if count == 1 and ":" in host:
             run_daphne(bind=["--bind", host, "--port", str(port)])
             return
-        Supervisor(sock=listening_socket(host, int(port)), count=count, stdout=self.stdout).run()
+        sock = listening_socket(host, int(port))
+        if count == 1:
+            # Served from this process, on the socket with the deep accept queue (Twisted's own
+            # listen() would queue only 50 handshakes).
+            run_daphne(bind=["--fd", str(sock.fileno())])
+            return
+        Supervisor(sock=sock, count=count, stdout=self.stdout).run()
