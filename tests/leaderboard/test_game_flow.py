@@ -232,3 +232,24 @@ def test_game_actions_need_a_login_a_post_and_a_real_game(name, client, ann):
     client.force_login(ann)
     assert client.get(url).status_code == 405
     assert client.post(url).status_code == 404
+
+
+def test_the_games_page_costs_the_same_with_more_games(ann, ben, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def open_games(count):
+        for n in range(count):
+            game = services.game_open(creator=ann, title=f"G{n}", prompt="P", chapter_count=2)
+            services.game_join(game=game, user=ben)
+
+    client = as_user(ann)
+    client.get(reverse("leaderboard:games"))  # warm the session
+    open_games(2)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("leaderboard:games"))
+    open_games(5)
+    with CaptureQueriesContext(connection) as more:
+        response = client.get(reverse("leaderboard:games"))
+    assert response.content.decode().count('class="game-row"') == 7
+    assert len(more) == len(few)
