@@ -5,13 +5,13 @@ all and the bare-server floor as ``bench/sockets.py`` (see its docstring and
 ``docs/benchmarks.md``), but each client is a ``graphql-transport-ws`` subscriber on
 ``/graphql/``: it connects, sends ``connection_init``, waits for ``connection_ack``, subscribes
 to ``notificationCreated``, and counts as connected once a probe subscription's first frame
-says the socket has joined its group. Latency is the commit (an ``on_commit`` callback
+says the socket listens to the user's live events. Latency is the commit (an ``on_commit`` callback
 registered first) to the ``next`` frame carrying the notification, same clock; lost and dup
 as in ``bench/sockets.py``. Against a database and a Redis db of its own (both wiped):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_graphql \
     REDIS_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/graphql_subscriptions.py \
-        --sockets 1000 --ramp 200
+        --sockets 1000 --ramp 50
 
 The last line has ``bench/sockets.py``'s fixed format (the ``command:`` line at the top says
 which script made it).
@@ -45,7 +45,7 @@ def _graphql_connect(plain_connect):
                 raise ConnectionError(f"no connection_ack: {ack}")
             await ws.send(json.dumps({"id": "feed", "type": "subscribe",
                                       "payload": {"query": FEED}}))
-            # The socket joins groups one subscription at a time, in order: the probe's first
+            # The socket starts its subscriptions one at a time, in order: the probe's first
             # frame means the feed listens.
             await ws.send(json.dumps({"id": "probe", "type": "subscribe",
                                       "payload": {"query": PROBE}}))
