@@ -104,3 +104,15 @@ def test_a_session_post_without_the_csrf_token_is_refused(alice):
     accepted = client.post("/graphql/", body, content_type="application/json",
                            headers={"X-CSRFToken": token})
     assert accepted.json() == {"data": {"me": {"username": "alice"}}}
+
+
+def test_the_production_profile_turns_introspection_and_graphiql_off():
+    from tests.foundation.test_settings import manage
+
+    result = manage(
+        "shell", "-c", "from django.conf import settings as s; "
+        "print(s.DEBUG, s.GRAPHQL_INTROSPECTION)",
+        DJANGO_SETTINGS_MODULE="config.production", SECRET_KEY="x" * 60,
+        ALLOWED_HOSTS="herald.example.com",
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False False", result.stdout + result.stderr
