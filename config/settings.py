@@ -183,7 +183,11 @@ if REDIS_URL:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
-                    "hosts": [{**host, "max_connections": 1000} for host in _layer_hosts],
+                    # No read timeout here: the layer's receive blocks on Redis for 5 s at a time.
+                    "hosts": [
+                        {**host, "socket_timeout": None, "max_connections": 1000}
+                        for host in _layer_hosts
+                    ],
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "herald"),
                     "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
                     "expiry": 60,
