@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import selectors
+from notifications import bulk, selectors
 from notifications.kinds import EVENT_CANCELLED, EVENT_UPDATED, GAME_SCORED, RATE_LIMIT_SUMMARY
 from notifications.models import (
     Delivery,
@@ -55,6 +55,28 @@ def test_same_dedupe_key_twice_makes_one_row_and_one_delivery(
     assert callbacks == []  # the repeat schedules nothing at all
 
 
+def test_a_large_fan_out_through_copy_skips_existing_rows_and_returns_the_new_ones(monkeypatch):
+    # Fan-outs from COPY_MIN_ROWS rows on go through COPY into a staging table: two rows here.
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 2)
+    users = UserFactory.create_batch(6)
+    updated(users[:2], key="copy")
+    with transaction.atomic():
+        first = updated(users, key="copy")
+        # A second fan-out in the same transaction sees none of the first one's staged rows.
+        other = updated(users[3:], key="copy-other")
+
+    assert (first.created, first.duplicates, other.created) == (4, 2, 3)
+    new_rows = dict(
+        Notification.objects.filter(pk__in=first.notification_ids).values_list("pk", "recipient_id")
+    )
+    assert sorted(new_rows.values()) == sorted(user.pk for user in users[2:])
+    assert Notification.objects.filter(dedupe_key="copy").count() == 6
+    # One email delivery per new row (users come with a confirmed email), none for the old ones.
+    assert sorted(
+        Delivery.objects.filter(pk__in=first.delivery_ids).values_list("notification_id", flat=True)
+    ) == sorted(new_rows)
+
+
 def test_rows_carry_rendered_texts_subject_and_data(alice):
     subject = UserFactory(username="organiser")  # any model instance works as a subject
     updated([alice], subject=subject, context={"event_title": "Quiz", "changes": ["place"]})
@@ -73,11 +95,11 @@ def test_queryset_of_recipients_costs_the_same_queries_for_5_or_50_users(
     few = UserFactory.create_batch(5)
     many = UserFactory.create_batch(50)
     user_model = get_user_model()
-    # Recipients with their channels, quiet hours, the notification insert, the relay row, the
-    # delivery insert (the rate limit is in Redis): the count must not depend on how many
-    # recipients there are.
+    # The recipients, their preferences, contact points, push subscriptions and devices, quiet
+    # hours, the staging table, the notification insert (its COPY is not a query here), the relay
+    # row (the rate limit is in Redis): the count must not depend on how many recipients there are.
     updated(user_model.objects.filter(pk__in=[u.pk for u in few]), key="warm-up")
-    with django_assert_num_queries(5) as small:
+    with django_assert_num_queries(9) as small:
         updated(user_model.objects.filter(pk__in=[u.pk for u in few]), key="few")
     with django_assert_num_queries(len(small.captured_queries)):
         updated(user_model.objects.filter(pk__in=[u.pk for u in many]), key="many")
