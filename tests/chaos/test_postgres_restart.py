@@ -50,7 +50,7 @@ def test_postgres_restart_loses_no_fan_out_sends_each_email_once_and_web_recover
     beat = stack.start_beat()  # the sweep sends rows a batch gave back while waiting out the restart
     center = f"{stack.base_url}/notifications/"
     cookies = dict([viewer["cookie"].split("=", 1)])
-    assert httpx.get(center, cookies=cookies).status_code == 200
+    assert httpx.get(center, cookies=cookies, timeout=30).status_code == 200
 
     writer = stack.django_background("fan-out", FAN_OUT_LOOP)
     wait_until(lambda: "fan-out 0 committed" in stack.log_of(writer), what="a fan-out")
@@ -58,14 +58,14 @@ def test_postgres_restart_loses_no_fan_out_sends_each_email_once_and_web_recover
 
     stack.postgres.stop("fast")
     # The database is away: pages answer 503 with Retry-After, not 500.
-    response = httpx.get(center, cookies=cookies)
+    response = httpx.get(center, cookies=cookies, timeout=30)
     assert response.status_code == 503, response.text[:500]
     assert response.headers["Retry-After"]
     time.sleep(2)  # the outage itself
     stack.postgres.start()
 
     # The web recovers by itself.
-    wait_until(lambda: httpx.get(center, cookies=cookies).status_code == 200, what="web back")
+    wait_until(lambda: httpx.get(center, cookies=cookies, timeout=30).status_code == 200, what="web back")
     stack.result_of(writer)
 
     # Every fan-out is all or nothing, and after its retry, all.

