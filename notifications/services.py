@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, models, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.template.loader import select_template
 from django.utils import timezone
 
@@ -94,68 +94,58 @@ class Target(NamedTuple):
     skip_sms: bool
 
 
+def _channel_enabled(kind: Kind, channel: str):
+    """SQL: the user's Preference row for (kind, channel) if any, else the kind's default."""
+    choices = Preference.objects.filter(user=OuterRef("pk"), kind=kind.key, channel=channel)
+    if kind.default_enabled(channel):
+        return ~Exists(choices.filter(enabled=False))
+    return Exists(choices.filter(enabled=True))
+
+
+def _channel_annotations(kind: Kind) -> dict:
+    """One boolean per channel: enabled for this kind and the user has somewhere to send it.
+
+    Email and SMS go only to addresses their owner confirmed (see ``ContactPoint``); an enabled
+    channel whose address is unconfirmed is flagged ``skip_*`` and recorded as a skipped delivery.
+    """
+    has_push = Exists(PushSubscription.objects.filter(user=OuterRef("pk")))
+    has_mobile = Exists(MobileDevice.objects.filter(user=OuterRef("pk")))
+    contact = ContactPoint.objects.filter(user=OuterRef("pk"))
+    email_confirmed = Exists(contact.filter(email_verified=OuterRef("email")))
+    has_phone = Exists(contact.exclude(phone=""))
+    phone_confirmed = Exists(contact.exclude(phone="").filter(phone_verified=F("phone")))
+    email_on = _channel_enabled(kind, Channel.EMAIL) & ~Q(email="")
+    sms_on = _channel_enabled(kind, Channel.SMS) & has_phone
+
+    def boolean(expression):
+        return ExpressionWrapper(expression, output_field=BooleanField())
+
+    return {
+        "on_in_app": _channel_enabled(kind, Channel.IN_APP),
+        "on_email": boolean(email_on & email_confirmed),
+        "on_push": boolean(_channel_enabled(kind, Channel.PUSH) & has_push),
+        "on_sms": boolean(sms_on & phone_confirmed),
+        "on_mobile": boolean(_channel_enabled(kind, Channel.MOBILE) & has_mobile),
+        "skip_email": boolean(email_on & ~email_confirmed),
+        "skip_sms": boolean(sms_on & ~phone_confirmed),
+    }
+
+
 def _targets(kind: Kind, user_filter: Q) -> list[Target]:
     """The active recipients in id order with their channels; those left with none are left out.
 
-    One query for the recipients, then one per table that can change a channel (preferences,
-    contact points, devices), each joined once against the recipients by the planner and
-    returning only the exceptions. Per-recipient EXISTS subqueries in one statement cost a
-    dozen index probes per recipient, and PostgreSQL ran those of the WHERE clause over the whole
-    user table before joining the recipients.
+    The "any channel" test is made here, not in SQL: in a WHERE clause PostgreSQL evaluated its
+    per-channel subqueries for every row of the user table before joining the recipients
+    (40,000 users for a 10,000-recipient fan-out), then again for the recipients' columns.
     """
-    user_model = get_user_model()
-    recipients = user_model.objects.filter(user_filter, is_active=True)
-    users = list(recipients.order_by("pk").values_list("pk", "email"))
-    if not users:
-        return []
-    # One array parameter on PostgreSQL; SQLite bounds the parameters, so it gets the subquery.
-    if bulk.supports_set_insert():
-        mine = bulk.ids_in(pk for pk, _ in users)
-    else:
-        mine = recipients.values("pk")
-    choices = {
-        (user_id, channel): enabled
-        for user_id, channel, enabled in Preference.objects.filter(
-            kind=kind.key, user_id__in=mine
-        ).values_list("user_id", "channel", "enabled")
-    }
-    contacts = {
-        user_id: (email_verified, phone, phone_verified)
-        for user_id, email_verified, phone, phone_verified in ContactPoint.objects.filter(
-            user_id__in=mine
-        )
-        .exclude(email_verified="", phone="")
-        .values_list("user_id", "email_verified", "phone", "phone_verified")
-    }
-    with_push, with_mobile = (
-        set(model.objects.filter(user_id__in=mine).values_list("user_id", flat=True))
-        for model in (PushSubscription, MobileDevice)
+    rows = (
+        get_user_model()
+        .objects.filter(user_filter, is_active=True)
+        .annotate(**_channel_annotations(kind))
+        .values_list("pk", *Target._fields[1:])
+        .order_by("pk")
     )
-    defaults = {channel: kind.default_enabled(channel) for channel in Channel.values}
-
-    def on(user_id: int, channel: str) -> bool:
-        return choices.get((user_id, channel), defaults[channel])
-
-    targets = []
-    for user_id, email in users:
-        email_verified, phone, phone_verified = contacts.get(user_id, ("", "", ""))
-        email_on = bool(email) and on(user_id, Channel.EMAIL)
-        email_confirmed = email_verified == email
-        sms_on = bool(phone) and on(user_id, Channel.SMS)
-        phone_confirmed = phone_verified == phone
-        target = Target(
-            user_id=user_id,
-            on_in_app=on(user_id, Channel.IN_APP),
-            on_email=email_on and email_confirmed,
-            on_push=on(user_id, Channel.PUSH) and user_id in with_push,
-            on_sms=sms_on and phone_confirmed,
-            on_mobile=on(user_id, Channel.MOBILE) and user_id in with_mobile,
-            skip_email=email_on and not email_confirmed,
-            skip_sms=sms_on and not phone_confirmed,
-        )
-        if any(target[1:]):
-            targets.append(target)
-    return targets
+    return [Target(*row) for row in rows if any(row[1:])]
 
 
 # Why an enabled channel was not used, as the delivery ledger shows it.
