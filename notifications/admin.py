@@ -11,6 +11,7 @@ from notifications.kinds import KINDS
 from notifications.models import (
     Channel,
     ContactPoint,
+    MobileDevice,
     Delivery,
     Notification,
     Preference,
@@ -136,15 +137,28 @@ class QuietHoursAdmin(admin.ModelAdmin):
 
 @admin.register(ContactPoint)
 class ContactPointAdmin(admin.ModelAdmin):
-    list_display = ("user", "phone")
+    list_display = ("user", "phone", "phone_verified", "email_verified")
     search_fields = ("user__username", "user__email", "phone")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
+    # The pending code is a secret's hash: never edited by hand.
+    exclude = ("phone_code_hash",)
+    readonly_fields = ("phone_code_expires_at", "phone_code_attempts")
+
+
+@admin.register(MobileDevice)
+class MobileDeviceAdmin(admin.ModelAdmin):
+    list_display = ("user", "platform", "name", "app_id", "last_seen_at", "created_at")
+    list_filter = ("platform",)
+    search_fields = ("user__username", "user__email", "token", "name")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    exclude = ("secret_hash",)
 
 
 @admin.register(PushSubscription)
 class PushSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("user", "endpoint", "created_at")
+    list_display = ("user", "endpoint", "created_at", "last_seen_at")
     search_fields = ("user__username", "user__email")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
