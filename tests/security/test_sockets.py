@@ -61,7 +61,7 @@ async def test_a_password_change_closes_the_sockets_of_sessions_with_the_old_pas
 
 async def test_deactivating_a_user_closes_their_sockets():
     user, _, cookie = await sync_to_async(logged_in)()
-    ws = await open_socket(cookie, "/ws/leaderboard/")
+    ws = await open_socket(cookie)
 
     def deactivate():
         user.is_active = False

@@ -287,7 +287,9 @@ def test_click_through_marks_read_records_the_click_and_redirects(alice, alice_c
 
 
 def test_click_through_to_another_site_goes_to_the_center_instead(alice, alice_client):
-    notification = send(alice, url="https://evil.example/phish")
+    notification = send(alice, url="/events/12/")
+    # notify() refuses such links now; a row stored before that check may still carry one.
+    type(notification).objects.filter(pk=notification.pk).update(url="https://evil.example/phish")
     response = alice_client.post(reverse("notifications:open", args=[notification.pk]))
     assert response.url == reverse("notifications:center")
 
