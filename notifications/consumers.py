@@ -119,6 +119,16 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     last_id = 0
     safe_id = 0
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne cancels the application of a handshake that timed out or a socket it
+            # dropped without a websocket.disconnect: never leave it attached to live events.
+            if self.attached:
+                self.attached = False
+                live.detach(self.user.pk, self)
+
     async def dispatch(self, message):
         # Channels runs close_old_connections on the sync thread before every handler; the live
         # events touch no database (and a fan-out hands thousands of them out at once), and the
