@@ -78,7 +78,7 @@ def test_silenced_notifications_are_counted_by_reason(settings):
 
 def test_queue_depth_and_age_reflect_tasks_waiting_in_the_real_broker(settings):
     if not settings.REDIS_URL:
-        pytest.skip("needs the Redis broker")
+        pytest.skip("needs the Redis broker (REDIS_URL); make test always provides it")
     client = staff_client()
     tasks_waiting("bulk", 3)
     tasks_waiting("urgent")
