@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
 export DATABASE_URL REDIS_URL CELERY_BROKER_URL HOST PORT UPDATE_SCREENSHOTS
 
-.PHONY: run test venv venv-dev bench clean
+.PHONY: run test test-embedded venv venv-dev bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,17 +50,33 @@ run: venv .secret_key
 	  exec $(PY) manage.py serve --host $(HOST) --port $(PORT); \
 	fi
 
-# The whole suite against PostgreSQL and Redis (overridable with DATABASE_URL / REDIS_URL).
+# The whole suite against PostgreSQL and Redis (overridable with DATABASE_URL / REDIS_URL), then
+# the core suites again on the embedded configuration (SQLite, in-memory channel layer, local
+# memory cache), since that is what `make run` serves with nothing configured. PYTEST_ARGS narrows
+# the first pass and skips the second (`make test-embedded` runs it alone).
 # pytest's exit 5 (no tests collected) fails too: the suite always has tests, so it means a
 # mistyped PYTEST_ARGS or a collection slip.
+EMBEDDED_SUITES := tests/pipeline tests/events tests/leaderboard tests/ui/test_views.py tests/realtime
+EMBEDDED_MARKERS := not services and not browser and not chaos and not smoke
+PYTEST_NONE_COLLECTED = if [ $$rc -eq 5 ]; then \
+	  echo "make test: pytest collected no tests (check PYTEST_ARGS and collection errors above)" >&2; \
+	fi
+
 test: venv-dev
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  $(PY) tests/preflight.py
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	  DATABASE_CONN_MAX_AGE=$${DATABASE_CONN_MAX_AGE:-0} $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then \
-	    echo "make test: pytest collected no tests (check PYTEST_ARGS and collection errors above)" >&2; \
+	  $(PYTEST_NONE_COLLECTED); \
+	  if [ -z "$(PYTEST_ARGS)" ]; then \
+	    $(MAKE) --no-print-directory test-embedded || rc=$$((rc ? rc : 1)); \
 	  fi; exit $$rc
+
+test-embedded: venv-dev
+	@echo "Embedded configuration: SQLite, in-memory channel layer, local-memory cache"
+	@env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u CHANNEL_LAYER_REDIS_URLS \
+	  $(PY) -m pytest -p no:cacheprovider $(EMBEDDED_SUITES) -m "$(EMBEDDED_MARKERS)"; rc=$$?; \
+	  $(PYTEST_NONE_COLLECTED); exit $$rc
 
 bench: venv-dev
 	@echo "See bench/README.md: each script prints its figures and the command that made them."

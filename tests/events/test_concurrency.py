@@ -15,6 +15,7 @@ PEOPLE = 50
 PLACES = 10
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_registrations_fill_ten_places_and_queue_the_rest_in_order():
     event = EventFactory(capacity=PLACES)

@@ -141,6 +141,7 @@ def test_two_beat_runs_at_the_same_moment_send_each_reminder_once():
     assert Notification.objects.filter(kind="event_reminder").count() == 12
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_an_event_held_by_another_run_is_skipped_then_sent_by_the_next_run():
     people = [UserFactory(username=f"p{i}") for i in range(3)]

@@ -53,6 +53,7 @@ def test_the_admin_action_ends_and_scores_games(admin_client, django_capture_on_
     assert game.status == Game.Status.SCORED
 
 
+@pytest.mark.services
 def test_the_admin_action_rebuilds_the_ranking(admin_client, board, clean_redis):
     users = board({"ann": 100, "ben": 90})
     clean_redis.flushdb()

@@ -40,6 +40,7 @@ async def game_socket(cookie, game_id):
     return ws
 
 
+@pytest.mark.services  # the test scorer's gate is a Redis key
 async def test_both_players_see_the_turn_pass_then_scoring_then_every_chapters_score(settings):
     settings.LEADERBOARD_SCORER = "tests.leaderboard.scorers.GatedScorer"
     ann, ann_cookie = await sync_to_async(player_with_cookie)("ann")

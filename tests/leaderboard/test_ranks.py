@@ -12,6 +12,7 @@ def ranks_by_name(users, rank_function):
     return {name: rank_function(user_id=user.pk) for name, user in users.items()}
 
 
+@pytest.mark.services
 def test_equal_totals_share_a_rank_and_the_next_rank_skips_in_redis_and_in_the_table(board):
     users = board({"ann": 100, "ben": 90, "cat": 90, "dan": 80})
     expected = {"ann": 1, "ben": 2, "cat": 2, "dan": 4}
@@ -28,6 +29,7 @@ def test_embedded_mode_without_redis_ranks_from_the_table(board):
         assert ranks_by_name(users, selectors.rank_for) == {"ann": 1, "ben": 2, "cat": 2, "dan": 4}
 
 
+@pytest.mark.services
 def test_a_flushed_sorted_set_falls_back_to_the_table(board, clean_redis):
     users = board({"ann": 100, "ben": 90, "cat": 90, "dan": 80})
     clean_redis.flushdb()

@@ -23,6 +23,7 @@ TOTALS = {"ann": 100, "ben": 90, "cat": 90, "dan": 80}
 RANKS = {"ann": 1, "ben": 2, "cat": 2, "dan": 4}
 
 
+@pytest.mark.services
 def test_the_command_repairs_a_flushed_sorted_set(board, clean_redis):
     users = board(TOTALS)
     clean_redis.flushdb()
@@ -34,6 +35,7 @@ def test_the_command_repairs_a_flushed_sorted_set(board, clean_redis):
     assert redis_ranks(users) == RANKS
 
 
+@pytest.mark.services
 def test_the_command_repairs_a_tampered_sorted_set(board, clean_redis):
     users = board(TOTALS)
     clean_redis.zadd(sorted_set.key(), {str(users["dan"].pk): 500, "999999": 1000})

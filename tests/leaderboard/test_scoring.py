@@ -44,7 +44,7 @@ def test_a_game_is_scored_exactly_once_when_the_task_runs_twice(
 
     Game.objects.filter(pk=game.pk).update(status=Game.Status.ENDED)  # as if a redelivered task raced
     with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(Exception, match="lb_session_one_per_player|duplicate key"):
+        with pytest.raises(Exception, match="lb_session_one_per_player|duplicate key|UNIQUE constraint failed"):
             game_score_task.apply(args=[game.pk]).get()
 
     assert GameSession.objects.filter(game=game).count() == 3

@@ -8,6 +8,7 @@ from leaderboard.models import LeaderboardEntry
 from tests.leaderboard.factories import EntryFactory, UserFactory
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_one_hundred_concurrent_submits_of_one_point_add_one_hundred():
     player = UserFactory()
@@ -40,6 +41,7 @@ def test_submit_creates_the_entry_then_adds_to_it(django_capture_on_commit_callb
     assert (entry.total_score, entry.games_played) == (42, 2)
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_the_sorted_set_changes_only_after_commit(board, django_capture_on_commit_callbacks):
     users = board({"ann": 100, "ben": 90})
@@ -53,6 +55,7 @@ def test_the_sorted_set_changes_only_after_commit(board, django_capture_on_commi
     assert selectors.rank_for(user_id=users["ann"].pk) == 2
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_submit_changes_neither_the_table_nor_redis(board):
     users = board({"ann": 100, "ben": 90})
@@ -72,6 +75,7 @@ def test_negative_points_are_refused():
     assert entry.total_score == 10
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_a_submit_after_redis_lost_the_set_rebuilds_it_whole(
     board, clean_redis, django_capture_on_commit_callbacks
@@ -85,6 +89,7 @@ def test_a_submit_after_redis_lost_the_set_rebuilds_it_whole(
     assert sorted_set.rank_of(users["cat"].pk) == 2
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_a_submit_sends_one_statement_and_one_redis_round_trip(
     board, django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch
@@ -143,6 +148,7 @@ def test_the_prepared_submit_statement_survives_a_new_connection():
     assert LeaderboardEntry.objects.get(user=player).total_score == 14
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_with_the_cache_in_another_redis_a_submit_still_updates_all_three(
     board, django_capture_on_commit_callbacks, settings, monkeypatch

@@ -32,6 +32,7 @@ def unreachable_cache(settings):
     return restore
 
 
+@pytest.mark.services
 def test_a_cache_failure_in_the_first_step_does_not_skip_the_push_or_the_email(
     alice, unreachable_cache, django_capture_on_commit_callbacks, notification_outbox
 ):

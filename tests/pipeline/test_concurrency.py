@@ -14,6 +14,7 @@ from tests.pipeline.factories import UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.services
 def test_racing_notify_calls_with_one_dedupe_key_make_one_row_per_recipient():
     users = UserFactory.create_batch(40)
     user_ids = [user.pk for user in users]

@@ -27,7 +27,11 @@ class Page:
         self.arrived.set()
 
 
-@pytest.fixture(params=["pubsub", "core", "memory"])
+@pytest.fixture(params=[
+    pytest.param("pubsub", marks=pytest.mark.services),
+    pytest.param("core", marks=pytest.mark.services),
+    "memory",
+])
 def layer(request, monkeypatch):
     made = {
         "pubsub": lambda: RedisPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix="t-live"),
@@ -113,6 +117,7 @@ async def test_a_page_that_raises_does_not_stop_delivery_to_the_others(layer):
     assert healthy.received == [{"type": "x", "id": 1}]
 
 
+@pytest.mark.services
 def test_services_mode_uses_the_pubsub_layer_for_live_events():
     from channels.layers import get_channel_layer
 

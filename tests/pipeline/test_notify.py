@@ -3,7 +3,7 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import bulk, selectors
@@ -97,9 +97,10 @@ def test_queryset_of_recipients_costs_the_same_queries_for_5_or_50_users(
     user_model = get_user_model()
     # Recipients with their channels, quiet hours, the notification insert, the relay row, the
     # delivery insert (the rate limit is in Redis): the count must not depend on how many
-    # recipients there are.
+    # recipients there are. SQLite's INSERT OR IGNORE returns no ids, so one SELECT reads them.
     updated(user_model.objects.filter(pk__in=[u.pk for u in few]), key="warm-up")
-    with django_assert_num_queries(5) as small:
+    expected = 5 if connection.vendor == "postgresql" else 6
+    with django_assert_num_queries(expected) as small:
         updated(user_model.objects.filter(pk__in=[u.pk for u in few]), key="few")
     with django_assert_num_queries(len(small.captured_queries)):
         updated(user_model.objects.filter(pk__in=[u.pk for u in many]), key="many")
@@ -289,8 +290,9 @@ def test_refused_arguments_leave_the_callers_transaction_usable(alice):
         assert updated([alice]).created == 1
 
 
-def test_no_recipients_is_a_no_op(django_assert_num_queries, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1):
+def test_no_recipients_is_a_no_op(django_assert_max_num_queries, django_capture_on_commit_callbacks):
+    # At most the recipient query: SQLite knows an empty IN () matches nothing without asking.
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(1):
         result = updated([])
     assert (result.created, result.notification_ids, callbacks) == (0, [], [])
 

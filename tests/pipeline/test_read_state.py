@@ -104,6 +104,7 @@ def test_seen_is_recorded_once(alice, three_for_alice):
     assert services.notification_record_seen(user=alice, notification_ids=three_for_alice) == 0
 
 
+@pytest.mark.services
 def test_unread_counter_survives_flushdb(alice, bob, three_for_alice, clean_redis,
                                          django_capture_on_commit_callbacks):
     first, *_ = three_for_alice

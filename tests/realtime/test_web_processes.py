@@ -18,7 +18,7 @@ from notifications.services import notify
 from tests.live_server import LiveServer, free_port, server_environment
 from tests.realtime.conftest import session_cookies
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 BURST = 200
 
