@@ -94,6 +94,38 @@ class Target(NamedTuple):
     skip_sms: bool
 
 
+class Created(NamedTuple):
+    """A row this call inserted (a recipient that already had the dedupe key gets none)."""
+
+    notification_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The outcome of the per-recipient, per-kind window for one fan-out."""
+
+    limited_ids: frozenset[int] = frozenset()  # notification ids past the limit: stored, silent
+    first_over: tuple[int, ...] = ()  # recipients who just crossed it: they get one summary
+
+
+class PlannedDelivery(NamedTuple):
+    notification_id: int
+    channel: str
+    due: datetime  # now, or the end of the recipient's quiet hours
+
+
+class SkippedDelivery(NamedTuple):
+    notification_id: int
+    channel: str  # on, but the address is unconfirmed: recorded with the reason, never sent
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    planned: list[PlannedDelivery]
+    skipped: list[SkippedDelivery]
+
+
 def _channel_enabled(kind: Kind, channel: str):
     """SQL: the user's Preference row for (kind, channel) if any, else the kind's default."""
     choices = Preference.objects.filter(user=OuterRef("pk"), kind=kind.key, channel=channel)
@@ -188,27 +220,30 @@ def _chunks(items: list, size: int = CHUNK_SIZE):
 
 
 def _insert_notifications(
-    targets: list[tuple], quiet_until: dict[int, datetime], common: dict
-) -> list[tuple[int, int]]:
+    targets: list[Target], quiet_until: dict[int, datetime], common: dict
+) -> list[Created]:
     """Insert one row per target, skipping (recipient, dedupe_key) pairs that exist.
 
-    Returns (notification id, recipient id) of the rows this call created.
+    Returns the rows this call created.
     """
-    recipients = [user_id for user_id, *_ in targets]
-    in_app = [bool(on_in_app) for _, on_in_app, *_ in targets]
+    recipients = [target.user_id for target in targets]
+    in_app = [bool(target.on_in_app) for target in targets]
     silenced = [
         Silenced.QUIET_HOURS if on and user_id in quiet_until else Silenced.NO
         for user_id, on in zip(recipients, in_app)
     ]
     if bulk.supports_set_insert():
-        return bulk.insert_rows(
-            Notification,
-            varying={"recipient_id": recipients, "in_app": in_app, "silenced": silenced},
-            constant=common,
-            conflict_fields=("recipient", "dedupe_key"),
-            returning=("id", "recipient"),
-        )
-    created: list[tuple[int, int]] = []
+        return [
+            Created(*row)
+            for row in bulk.insert_rows(
+                Notification,
+                varying={"recipient_id": recipients, "in_app": in_app, "silenced": silenced},
+                constant=common,
+                conflict_fields=("recipient", "dedupe_key"),
+                returning=("id", "recipient"),
+            )
+        ]
+    created: list[Created] = []
     rows = list(zip(recipients, in_app, silenced))
     for chunk in _chunks(rows):
         Notification.objects.bulk_create(
@@ -220,7 +255,8 @@ def _insert_notifications(
         )
         # The rows this call made: same key and the same creation instant.
         created.extend(
-            Notification.objects.filter(
+            Created(*row)
+            for row in Notification.objects.filter(
                 dedupe_key=common["dedupe_key"],
                 created_at=common["created_at"],
                 recipient_id__in=[user_id for user_id, *_ in chunk],
@@ -229,7 +265,7 @@ def _insert_notifications(
     return created
 
 
-def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) -> list[int]:
+def _insert_deliveries(planned: list[PlannedDelivery], now: datetime) -> list[int]:
     """Pending Delivery rows for (notification id, channel, due); their ids, in order."""
     if not planned:
         return []
@@ -262,7 +298,7 @@ def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) 
     return [delivery.pk for delivery in deliveries]
 
 
-def _insert_skipped_deliveries(skipped: list[tuple[int, str]], now: datetime) -> None:
+def _insert_skipped_deliveries(skipped: list[SkippedDelivery], now: datetime) -> None:
     """The ledger's record of channels that were on but could not be used (never sent)."""
     if not skipped:
         return
@@ -349,144 +385,160 @@ def _fan_out(
     priority: str,
     url: str,
 ) -> NotifyResult:
-    kind = kind_def.key
     now = timezone.now()
     urgent = priority == Priority.URGENT
     user_filter = _recipient_filter(recipients)
 
-    # 1. Recipients and their channels. In recipient order: two fan-outs to overlapping users
-    # then wait for each other's rows in the same order instead of deadlocking.
-    targets = _targets(kind_def, user_filter)
+    # In recipient order: two fan-outs to overlapping users then wait for each other's rows in
+    # the same order instead of deadlocking.
+    targets = {target.user_id: target for target in _targets(kind_def, user_filter)}
     if not targets:
         return NotifyResult()
     quiet_until = {} if urgent else _quiet_until(user_filter, now)
 
-    # 2. Render once for everyone: the texts depend on the context, not on the recipient.
-    template_context = {**context, "subject": subject, "url": url, "kind": kind_def}
-    title = render_part(kind_def, "title.txt", template_context)[:200]
-    body = render_part(kind_def, "body.txt", template_context)
-    if len(body) > BODY_MAX_LENGTH:
-        body = body[: BODY_MAX_LENGTH - 1] + "…"
-    content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
-    object_id = subject.pk if subject is not None else None
-
-    # 3. Insert; a (recipient, dedupe_key) that exists is skipped by the database.
-    channels_of = {row[0]: row[1:] for row in targets}
-    common = {
-        "kind": kind,
-        "priority": priority,
-        "title": title,
-        "body": body,
-        "url": url,
-        "content_type": content_type,
-        "object_id": object_id,
-        "data": context,
-        "dedupe_key": dedupe_key,
-        "created_at": now,
-    }
-    created = _insert_notifications(targets, quiet_until, common)
+    common = _shared_columns(
+        kind_def=kind_def, subject=subject, context=context, url=url,
+        dedupe_key=dedupe_key, priority=priority, now=now,
+    )
+    created = _insert_notifications(list(targets.values()), quiet_until, common)
     if not created:
         return NotifyResult(duplicates=len(targets))
     # What the rows owe after commit, recorded with them: the relay redoes it if it never goes out.
     relay = NotifyRelay.objects.create(
-        kind=kind, priority=priority, dedupe_key=dedupe_key, notified_at=now
+        kind=kind_def.key, priority=priority, dedupe_key=dedupe_key, notified_at=now
     )
+    limit = _rate_limit(kind=kind_def.key, created=created, urgent=urgent, now=now)
+    plan = _plan_deliveries(created, targets, quiet_until, limit, now)
+    delivery_ids = _insert_deliveries(plan.planned, now)
+    _insert_skipped_deliveries(plan.skipped, now)
 
-    # 4. Rate limit per recipient and kind (urgent and the summary itself are never limited).
-    rate_limited: set[int] = set()
-    first_over: list[int] = []
-    if not urgent and kind != RATE_LIMIT_SUMMARY:
-        limit, window_seconds = _rate_limit_settings()
-        window = rate_limit_window(now)
-        try:
-            over = counters.incr_window_many(
-                f"notifications:rate:{kind}:{{}}:{window}",
-                [user_id for _, user_id in created],
-                ttl=window_seconds + 60,
-                above=limit,
-            )
-        except counters.CACHE_ERRORS:
-            # Without the cache nothing is limited: better a burst than a lost notification.
-            logger.warning("Rate limit skipped for %s: the cache is unavailable", kind,
-                           exc_info=True)
-            over = {}
-        if over:
-            for notification_id, user_id in created:
-                count = over.get(user_id)
-                if count is not None:
-                    rate_limited.add(notification_id)
-                    if count == limit + 1:
-                        first_over.append(user_id)
-        for ids in _chunks(sorted(rate_limited)):
-            Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
-
-    # 5. One Delivery row per extra channel; quiet hours defer all but urgent.
-    planned = []  # (notification id, channel, due)
-    skipped = []  # (notification id, channel): on, but the address is not confirmed
-    for notification_id, user_id in created:
-        if notification_id in rate_limited:
-            continue
-        _, on_email, on_push, on_sms, on_mobile, skip_email, skip_sms = channels_of[user_id]
-        due = quiet_until.get(user_id, now)
-        for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms, on_mobile)):
-            if enabled:
-                planned.append((notification_id, channel, due))
-        for channel, skip in ((Channel.EMAIL, skip_email), (Channel.SMS, skip_sms)):
-            if skip:
-                skipped.append((notification_id, channel))
-    delivery_ids = _insert_deliveries(planned, now)
-    _insert_skipped_deliveries(skipped, now)
-    due_delivery_ids = [
-        delivery_id for delivery_id, (_, _, due) in zip(delivery_ids, planned) if due <= now
-    ]
-
-    # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries.
-    in_app_recipients = [user_id for _, user_id in created if channels_of[user_id][0]]
+    in_app = [row for row in created if targets[row.user_id].on_in_app]
     toasts = [
-        (notification_id, user_id)
-        for notification_id, user_id in created
-        if channels_of[user_id][0]
-        and notification_id not in rate_limited
-        and user_id not in quiet_until
+        row for row in in_app
+        if row.notification_id not in limit.limited_ids and row.user_id not in quiet_until
     ]
-    toast_ids = [notification_id for notification_id, _ in toasts]
-    toast_recipients = [user_id for _, user_id in toasts]
     owed = OwedWork(
-        kind=kind,
+        kind=kind_def.key,
         priority=priority,
-        in_app_recipients=in_app_recipients,
-        toast_ids=toast_ids,
-        toast_recipients=toast_recipients,
-        due_delivery_ids=due_delivery_ids,
-        first_over=first_over,
+        in_app_recipients=[row.user_id for row in in_app],
+        toast_ids=[row.notification_id for row in toasts],
+        toast_recipients=[row.user_id for row in toasts],
+        due_delivery_ids=[
+            delivery_id
+            for delivery_id, planned in zip(delivery_ids, plan.planned)
+            if planned.due <= now
+        ],
+        first_over=list(limit.first_over),
         now=now,
     )
     # The rows are committed and are the record: a broker or Redis failure here is logged, not
     # raised into the caller's response; the relay redoes what did not go out.
     transaction.on_commit(lambda: _send_owed(owed, relay_id=relay.pk), robust=True)
-    silenced_count = len(in_app_recipients) - len(toast_ids)
-    in_app_limited = sum(
-        1 for notification_id, user_id in created
-        if notification_id in rate_limited and channels_of[user_id][0]
-    ) if rate_limited else 0
+    in_app_limited = sum(1 for row in in_app if row.notification_id in limit.limited_ids)
+    silenced = len(in_app) - len(toasts)
     transaction.on_commit(
         lambda: metrics.notifications_created(
-            kind=kind,
+            kind=kind_def.key,
             priority=priority,
             created=len(created),
-            quiet_hours=silenced_count - in_app_limited,
+            quiet_hours=silenced - in_app_limited,
             rate_limited=in_app_limited,
-            in_app_off=len(created) - len(in_app_recipients),
+            in_app_off=len(created) - len(in_app),
         )
     )
     return NotifyResult(
         created=len(created),
         duplicates=len(targets) - len(created),
-        silenced=silenced_count,
-        rate_limited=len(rate_limited),
-        notification_ids=[notification_id for notification_id, _ in created],
+        silenced=silenced,
+        rate_limited=len(limit.limited_ids),
+        notification_ids=[row.notification_id for row in created],
         delivery_ids=delivery_ids,
     )
+
+
+def _shared_columns(
+    *, kind_def: Kind, subject, context: dict, url: str, dedupe_key: str, priority: str,
+    now: datetime,
+) -> dict:
+    """The columns every recipient's row shares: the texts depend on the context, not on the
+    recipient, so they are rendered once for everyone."""
+    template_context = {**context, "subject": subject, "url": url, "kind": kind_def}
+    title = render_part(kind_def, "title.txt", template_context)[:200]
+    body = render_part(kind_def, "body.txt", template_context)
+    if len(body) > BODY_MAX_LENGTH:
+        body = body[: BODY_MAX_LENGTH - 1] + "…"
+    return {
+        "kind": kind_def.key,
+        "priority": priority,
+        "title": title,
+        "body": body,
+        "url": url,
+        "content_type": ContentType.objects.get_for_model(subject) if subject is not None else None,
+        "object_id": subject.pk if subject is not None else None,
+        "data": context,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
+
+
+def _rate_limit(*, kind: str, created: list[Created], urgent: bool, now: datetime) -> RateLimit:
+    """Count the new rows in each recipient's window for ``kind``; those past the limit are
+    stored silenced (no toast, no external delivery).
+
+    The counters are incremented here, before the caller commits, because the silenced flag is
+    written in the same transaction. So a fan-out that is rolled back still counts against the
+    window: the limit counts attempts, and a rollback can only make it stricter for the rest of
+    that window, never let more through. Urgent rows and the summary itself are never limited.
+    """
+    if urgent or kind == RATE_LIMIT_SUMMARY:
+        return RateLimit()
+    limit, window_seconds = _rate_limit_settings()
+    try:
+        over = counters.incr_window_many(
+            f"notifications:rate:{kind}:{{}}:{rate_limit_window(now)}",
+            [row.user_id for row in created],
+            ttl=window_seconds + 60,
+            above=limit,
+        )
+    except counters.CACHE_ERRORS:
+        # Without the cache nothing is limited: better a burst than a lost notification.
+        logger.warning("Rate limit skipped for %s: the cache is unavailable", kind, exc_info=True)
+        return RateLimit()
+    if not over:
+        return RateLimit()
+    limited = [row for row in created if row.user_id in over]
+    limited_ids = sorted(row.notification_id for row in limited)
+    for ids in _chunks(limited_ids):
+        Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
+    return RateLimit(
+        limited_ids=frozenset(limited_ids),
+        first_over=tuple(row.user_id for row in limited if over[row.user_id] == limit + 1),
+    )
+
+
+def _plan_deliveries(
+    created: list[Created],
+    targets: dict[int, Target],
+    quiet_until: dict[int, datetime],
+    limit: RateLimit,
+    now: datetime,
+) -> DeliveryPlan:
+    """One Delivery per extra channel of each new row; quiet hours defer all but urgent."""
+    planned: list[PlannedDelivery] = []
+    skipped: list[SkippedDelivery] = []
+    for row in created:
+        if row.notification_id in limit.limited_ids:
+            continue
+        target = targets[row.user_id]
+        due = quiet_until.get(row.user_id, now)
+        enabled = (target.on_email, target.on_push, target.on_sms, target.on_mobile)
+        for channel, on in zip(EXTERNAL_CHANNELS, enabled):
+            if on:
+                planned.append(PlannedDelivery(row.notification_id, channel, due))
+        for channel, skip in ((Channel.EMAIL, target.skip_email), (Channel.SMS, target.skip_sms)):
+            if skip:
+                skipped.append(SkippedDelivery(row.notification_id, channel))
+    return DeliveryPlan(planned=planned, skipped=skipped)
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,23 @@ def test_rate_limit_is_per_kind_and_urgent_is_never_limited(alice, settings):
         assert (result.created, result.rate_limited) == (1, 0)
 
 
+def test_a_rolled_back_fan_out_still_counts_against_the_rate_limit_window(alice, settings):
+    # The silenced flag is written with the rows, so the window is counted before commit: a
+    # rollback makes the limit stricter for the rest of the window, never lets more through.
+    settings.NOTIFICATIONS_RATE_LIMIT_COUNT = 2
+    settings.NOTIFICATIONS_RATE_LIMIT_WINDOW_SECONDS = 3600
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        assert updated([alice], key="rolled-back").rate_limited == 0
+        raise Abort
+
+    assert not Notification.objects.filter(recipient=alice).exists()
+    assert [updated([alice], key=f"kept:{n}").rate_limited for n in range(2)] == [0, 1]
+
+
 def test_rolled_back_transaction_sends_nothing(
     alice, django_capture_on_commit_callbacks, notification_outbox
 ):
