@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from notifications import live, outbox
+from notifications import live
 from notifications.bulk import ids_in
 from notifications.models import Channel, Notification, Silenced
 from notifications.selectors import unread_counts
@@ -51,15 +51,6 @@ def push_notifications(notification_ids: Iterable[int]) -> int:
     live.publish(
         [(row["recipient_id"], created_event(row, counts[row["recipient_id"]])) for row in rows]
     )
-    if outbox.is_enabled():
-        for row in rows:
-            outbox.record(
-                channel=Channel.IN_APP,
-                user_id=row["recipient_id"],
-                kind=row["kind"],
-                notification_id=row["id"],
-                payload={"title": row["title"], "unread": counts[row["recipient_id"]]},
-            )
     return len(rows)
 
 

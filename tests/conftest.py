@@ -1,5 +1,7 @@
 """Suite-wide fixtures: the real PostgreSQL (pytest-django) and the real Redis."""
 
+from dataclasses import dataclass
+
 import pytest
 import redis
 from django.conf import settings
@@ -48,13 +50,40 @@ def celery_runs_tasks_inline():
     app.conf.task_always_eager = False
 
 
+@dataclass(frozen=True)
+class Sent:
+    channel: str
+    user_id: int
+    kind: str
+    notification_id: int
+
+
 class NotificationOutbox:
-    """What the pipeline sent, per channel, in this test (see ``notifications/outbox.py``)."""
+    """What the pipeline sent in this test, per channel: the toasts the live fan-out published
+    (recorded by the suite's channel layer, ``tests/channel_layers.py``) and the deliveries the
+    ledger marks sent (email, web push, SMS, mobile push), in the order they went out."""
 
-    def __init__(self, sent: list):
-        self.sent = sent
+    def __init__(self, published: list[tuple[int, dict]]):
+        self._published = published
 
-    def for_user(self, user, *, channel: str | None = None) -> list:
+    @property
+    def sent(self) -> list[Sent]:
+        from notifications.models import Delivery, DeliveryStatus
+
+        toasts = [
+            Sent("in_app", user_id, event["kind"], event["id"])
+            for user_id, event in self._published
+            if event["type"] == "notification.created"
+        ]
+        delivered = (
+            Delivery.objects.filter(status=DeliveryStatus.SENT)
+            .order_by("sent_at", "pk")
+            .values_list("channel", "notification__recipient_id", "notification__kind",
+                         "notification_id")
+        )
+        return toasts + [Sent(*row) for row in delivered]
+
+    def for_user(self, user, *, channel: str | None = None) -> list[Sent]:
         user_id = getattr(user, "pk", user)
         return [
             item
@@ -68,16 +97,12 @@ class NotificationOutbox:
     def channels_for(self, user, *, kind: str | None = None) -> set[str]:
         return {item.channel for item in self.for_user(user) if kind is None or item.kind == kind}
 
-    def clear(self) -> None:
-        self.sent.clear()
-
 
 @pytest.fixture
 def notification_outbox():
-    """Capture in-app pushes and provider sends: ``notification_outbox.kinds_for(user,
-    channel="email")``. Real sends still happen; this only records them."""
-    from notifications import outbox
+    """What was sent: ``notification_outbox.kinds_for(user, channel="email")``. Real sends
+    still happen; nothing of the product's code is replaced."""
+    from tests import channel_layers
 
-    sent = outbox.enable()
-    yield NotificationOutbox(sent)
-    outbox.disable()
+    yield NotificationOutbox(channel_layers.start_recording())
+    channel_layers.stop_recording()

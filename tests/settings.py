@@ -20,3 +20,14 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from config.settings import *  # noqa: E402,F403
+
+from tests.channel_layers import recording_backend  # noqa: E402
+
+# The configured channel layer, also recording live events for the ``notification_outbox`` fixture.
+CHANNEL_LAYERS = {  # noqa: F405
+    **CHANNEL_LAYERS,  # noqa: F405
+    "default": {
+        **CHANNEL_LAYERS["default"],  # noqa: F405
+        "BACKEND": recording_backend(CHANNEL_LAYERS["default"]["BACKEND"]),  # noqa: F405
+    },
+}

@@ -21,7 +21,6 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
-from notifications import outbox
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
@@ -308,14 +307,6 @@ def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
             sorted(distinct),
         )
     metrics.deliveries_finished(rows, SENT)
-    for row, message_id in zip(rows, message_ids):
-        outbox.record(
-            channel=row.channel,
-            user_id=row.notification.recipient_id,
-            kind=row.notification.kind,
-            notification_id=row.notification_id,
-            payload={"provider_message_id": message_id or "", "batch_size": len(rows)},
-        )
 
 
 def _while_leased(rows: list[Delivery], write: Callable[[], int]) -> int:

@@ -1,6 +1,6 @@
 """What a backend receives: plain data, already rendered, no model instances.
 
-``recipient_id``, ``kind`` and ``notification_ids`` are for logs and the test outbox; a provider
+``recipient_id``, ``kind`` and ``notification_ids`` are for logs; a provider
 backend sends only the rendered parts.
 """
 
