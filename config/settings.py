@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "config",
     "notifications",
+    "notifications.delivery",
     "events",
     "leaderboard",
     "graphql_api",

@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from notifications import selectors, services
-from notifications.delivery import admin as delivery_admin  # noqa: F401  (Delivery, ApiKey)
 from notifications.kinds import KINDS
 from notifications.models import (
     Channel,

@@ -6,9 +6,6 @@ from celery import shared_task
 
 from notifications import push, services
 from notifications.api import services as api_services
-from notifications.delivery import tasks as delivery_tasks  # noqa: F401  (registers them)
-# The every-minute beat entry (migration 0002) runs this one; re-exported as part of this module.
-from notifications.delivery.tasks import enqueue_due_deliveries  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
