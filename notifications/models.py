@@ -45,8 +45,14 @@ class Silenced(models.TextChoices):
 
 
 class Notification(models.Model):
+    # Every row of a fan-out writes each index: the recipient's lookups use the composite
+    # indexes below (recipient first), so the foreign keys get no index of their own; nothing
+    # filters by content type (only a deleted content type would, setting it to NULL).
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     kind = models.CharField(max_length=64)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
@@ -54,7 +60,12 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
     content_type = models.ForeignKey(
-        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     object_id = models.BigIntegerField(null=True, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
