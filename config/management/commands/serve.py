@@ -82,7 +82,9 @@ def run_daphne(*, bind: list[str]) -> None:
             *bind,
             "--ping-interval", str(settings.WEBSOCKET_PING_INTERVAL_SECONDS),
             "--ping-timeout", str(settings.WEBSOCKET_PING_TIMEOUT_SECONDS),
-            *([] if settings.WEB_ACCESS_LOG else ["--access-log", os.devnull]),
+            # Verbosity 0: no access log at all (one written to /dev/null is still formatted for
+            # every handshake); the project's own logging is configured by Django, not here.
+            *([] if settings.WEB_ACCESS_LOG else ["--verbosity", "0"]),
             # Larger frames and messages are refused by the server itself (1009), unread.
             "--websocket-max-message-size", frame_limit, "--websocket-max-frame-size", frame_limit,
             "config.asgi:application",
