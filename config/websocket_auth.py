@@ -68,10 +68,13 @@ def _handshake_user(session_key: str | None):
     # per-request health check (a third round trip per handshake): a connection the server
     # dropped fails the first query, and the lookup runs once more on a new one.
     try:
-        return user_for_session(session_key)
+        user = user_for_session(session_key)
     except (InterfaceError, OperationalError):
         connection.close()
-        return user_for_session(session_key)
+        user = user_for_session(session_key)
+    if not connection.settings_dict["CONN_MAX_AGE"]:
+        connection.close()  # persistent connections are off: keep none
+    return user
 
 
 @cache
