@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def outcome(cookie: bytes):
-    """What the page sees: the frame of a notification sent to it, or how the socket closed."""
+    """A socket opened with this cookie, once its handshake is answered."""
     ws = socket(cookie)
     connected, _ = await ws.connect()
     assert connected  # accepted first, so that a refusal carries its code
