@@ -616,6 +616,20 @@ def cpu_percent(procs: list, seconds: float) -> dict[int, float]:
     return out
 
 
+def cpu_seconds(procs: list) -> float:
+    """User + system CPU the processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, token: str,
                  deadline: Deadline, label: str):
     """Start the client processes and wait for their ramp; returns (pipes, summary)."""
@@ -802,11 +816,18 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
     print("web RSS before connecting: "
           + ", ".join(f"pid {pid} {mb:.1f} MB" for pid, mb in rss_before.items()))
 
+    cpu_before = cpu_seconds(procs)
     pipes, opened = open_clients(
         run, ctx, args, f"ws://127.0.0.1:{port}{WS_PATH}", f"http://127.0.0.1:{port}", cookies,
         token, deadline, "herald connect",
     )
     summary["connected"] = opened["connected"]
+    # CPU time, unlike wall time, hardly depends on what else the machine runs: the web
+    # processes' cost of a handshake, comparable between runs on a busy machine.
+    ramp_cpu = cpu_seconds(procs) - cpu_before
+    print(f"herald connect: web processes used {ramp_cpu:.1f} s of CPU during the ramp, "
+          f"{ramp_cpu * 1000 / max(1, opened['connected']):.2f} ms per connected socket "
+          f"({ramp_cpu * 1000 / args.sockets:.2f} ms per attempt)")
     run.remember_tree()
     time.sleep(min(3.0, deadline.left()))
     cpu = cpu_percent(procs, min(5.0, deadline.left()))

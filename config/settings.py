@@ -283,6 +283,11 @@ WEBSOCKET_MAX_PER_USER = env_int("WEBSOCKET_MAX_PER_USER", 10)
 # vanished client does not hold a socket for hours.
 WEBSOCKET_PING_INTERVAL_SECONDS = env_int("WEBSOCKET_PING_INTERVAL_SECONDS", 20)
 WEBSOCKET_PING_TIMEOUT_SECONDS = env_int("WEBSOCKET_PING_TIMEOUT_SECONDS", 30)
+# A handshake not completed in this time is refused (daphne's default is 5 s). In a reconnect
+# storm handshakes queue behind each other, and one refused after seconds of waiting has cost the
+# server its work and comes back as a retry; but past what a client waits, the server would only
+# finish handshakes for clients that have left (the queue never drains), so not longer than that.
+WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS = env_int("WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS", 10)
 # Threads per web process for sockets' session, user and catch-up reads (each keeps a connection).
 WEBSOCKET_DB_THREADS = env_int("WEBSOCKET_DB_THREADS", 8)
 # daphne's line per request and per socket open/close; off in services mode, where thousands of

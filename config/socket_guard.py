@@ -21,17 +21,15 @@ import hashlib
 import logging
 import random
 import time
-from importlib import import_module
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import transaction
-from django.utils.crypto import constant_time_compare
 
+from config.websocket_auth import user_for_session
 from notifications import live
 
 logger = logging.getLogger(__name__)
@@ -83,18 +81,11 @@ def sockets_recheck_user(*, user_id: int) -> None:
 
 
 def session_still_valid(session_key: str | None, user_id: int) -> bool:
-    """The session exists, is this user's, carries their current password hash, and the user
-    is active: what Django checks on every request, for a socket opened long ago."""
-    if not session_key:
-        return False
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    data = store.load()
-    if str(data.get(SESSION_KEY)) != str(user_id) or not data.get(BACKEND_SESSION_KEY):
-        return False
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return False
-    return constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash())
+    """The session still logs this user in (exists, is theirs, carries their current password
+    hash, the user is active): what Django checks on every request, for a socket opened long
+    ago."""
+    user = user_for_session(session_key)
+    return user is not None and user.pk == user_id
 
 
 class GuardedSocketMixin:
@@ -108,9 +99,8 @@ class GuardedSocketMixin:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return
-        session = self.scope.get("session")
         self._guard_user_id = user.pk
-        self._guard_session_key = getattr(session, "session_key", None)
+        self._guard_session_key = self.scope.get("session_key")
         self._guard_session_group = session_group(self._guard_session_key or "")
         self._guard_window = (time.monotonic(), 0)
         # A consumer without a channel of its own hears these through notifications.live.

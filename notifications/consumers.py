@@ -156,7 +156,7 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
         self.attached = True
         await self.accept()
         metrics.socket_connected(self)
-        await self._tell_pages("socket.opened")
+        self._tell_pages("socket.opened")
         query = parse_qs(self.scope.get("query_string", b"").decode())
         last_id = _last_id((query.get("last_id") or [None])[0])
         if last_id is not None:
@@ -167,17 +167,14 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
         if self.attached:
             self.attached = False
             live.detach(self.user.pk, self)
-            await self._tell_pages("socket.closed")
+            self._tell_pages("socket.closed")
 
-    async def _tell_pages(self, event_type: str) -> None:
+    def _tell_pages(self, event_type: str) -> None:
         """Best effort: a lost hello only lets a user keep one page more than allowed."""
         opened_at, socket_id = self.opened
-        try:
-            await live.publish_async(
-                [(self.user.pk, {"type": event_type, "opened_at": opened_at, "socket": socket_id})]
-            )
-        except LAYER_ERRORS:
-            logger.info("Could not tell user %s's other pages (%s)", self.user.pk, event_type)
+        live.announce(
+            self.user.pk, {"type": event_type, "opened_at": opened_at, "socket": socket_id}
+        )
 
     async def socket_opened(self, event):
         other = (event["opened_at"], event["socket"])

@@ -44,6 +44,9 @@ PING_SECONDS = 2.0
 MISSED_PINGS = 2
 # Catch-ups after an interruption run this many at a time, so they do not starve new pushes.
 RESUME_CONCURRENCY = 8
+# Announcements (``announce``) of one process wait this long to go out together: a reconnect
+# storm of hundreds of sockets a second then costs a few messages a second, not one per socket.
+ANNOUNCE_SECONDS = 0.05
 
 
 class _Listener:
@@ -57,6 +60,8 @@ class _Listener:
         self.pings_sent = 0
         self.pings_received = 0
         self.interrupted = False
+        self.announcements: list[tuple[int, dict]] = []
+        self.announcing: set[asyncio.Task] = set()
 
 
 _listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -186,6 +191,30 @@ async def publish_async(events: list[tuple[int, dict]]) -> None:
     for start in range(0, len(events), CHUNK):
         chunk = [[user_id, event] for user_id, event in events[start : start + CHUNK]]
         await layer.group_send(FANOUT_GROUP, {"type": "user.events", "events": chunk})
+
+
+def announce(user_id: int, event: dict) -> None:
+    """Best effort ``publish_async`` of one event, sent within ``ANNOUNCE_SECONDS`` in one
+    message with the other announcements of this process; a failure is logged, not raised."""
+    listener = _listener()
+    listener.announcements.append((user_id, event))
+    if len(listener.announcements) == 1:
+        asyncio.get_running_loop().call_later(ANNOUNCE_SECONDS, _send_announcements, listener)
+
+
+def _send_announcements(listener: _Listener) -> None:
+    events, listener.announcements = listener.announcements, []
+    task = asyncio.get_running_loop().create_task(_publish_announcements(events))
+    listener.announcing.add(task)  # a strong reference until it is done
+    task.add_done_callback(listener.announcing.discard)
+
+
+async def _publish_announcements(events: list[tuple[int, dict]]) -> None:
+    try:
+        await publish_async(events)
+    except LAYER_ERRORS:
+        logger.info("Could not publish %d announcements (%s)", len(events),
+                    ", ".join(sorted({event["type"] for _, event in events})))
 
 
 def publish(events: list[tuple[int, dict]]) -> None:

@@ -117,6 +117,26 @@ async def test_a_page_that_raises_does_not_stop_delivery_to_the_others(layer):
     assert healthy.received == [{"type": "x", "id": 1}]
 
 
+async def test_announcements_made_together_reach_every_page_in_one_message(layer):
+    pages = {user_id: Page() for user_id in (1, 2, 3)}
+    for user_id, page in pages.items():
+        await live.attach(user_id, page)
+    observer = await layer.new_channel()  # a second web process, counting what it is sent
+    await layer.group_add(live.FANOUT_GROUP, observer)
+
+    for user_id in pages:
+        live.announce(user_id, {"type": "socket.opened", "socket": f"page-{user_id}"})
+
+    await settle(list(pages.values()), len(pages))
+    for user_id, page in pages.items():
+        assert page.received == [{"type": "socket.opened", "socket": f"page-{user_id}"}]
+    message = await asyncio.wait_for(layer.receive(observer), 5)
+    assert [user_id for user_id, _ in message["events"]] == [1, 2, 3]
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(observer), 0.3)
+    await layer.group_discard(live.FANOUT_GROUP, observer)
+
+
 @pytest.mark.services
 def test_services_mode_uses_the_pubsub_layer_for_live_events():
     from channels.layers import get_channel_layer

@@ -10,6 +10,7 @@ and passes SIGTERM/SIGINT on, so every socket gets its 1012 close on shutdown.
 """
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -77,12 +78,19 @@ def run_daphne(*, bind: list[str]) -> None:
     cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
     websocket_close_codes.install()  # 1003/1007/1008/1009 from the consumers reach the client
     frame_limit = str(settings.SOCKET_MAX_FRAME_BYTES)
+    # What is loaded by now (Django, the apps, the libraries) lives as long as the process: keep
+    # it out of the cyclic garbage collector's full sweeps, which would otherwise walk it again
+    # and again while thousands of sockets come and go.
+    gc.freeze()
     cli.run(
         [
             *bind,
             "--ping-interval", str(settings.WEBSOCKET_PING_INTERVAL_SECONDS),
             "--ping-timeout", str(settings.WEBSOCKET_PING_TIMEOUT_SECONDS),
-            *([] if settings.WEB_ACCESS_LOG else ["--access-log", os.devnull]),
+            "--websocket_connect_timeout", str(settings.WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS),
+            # Verbosity 0: no access log at all (one written to /dev/null is still formatted for
+            # every handshake); the project's own logging is configured by Django, not here.
+            *([] if settings.WEB_ACCESS_LOG else ["--verbosity", "0"]),
             # Larger frames and messages are refused by the server itself (1009), unread.
             "--websocket-max-message-size", frame_limit, "--websocket-max-frame-size", frame_limit,
             "config.asgi:application",
