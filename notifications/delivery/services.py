@@ -104,10 +104,10 @@ def deliveries_claim(
         .filter(_claimable(due_by))
     )
     if mobile:
-        # What the phone-app sender reads, and no more: the devices.
+        # What the phone-app sender reads to render; it reads the devices in one query itself.
         claimable = claimable.filter(channel=Channel.MOBILE).select_related(
-            "notification"
-        ).prefetch_related("notification__recipient__mobile_devices")
+            "notification__recipient"
+        )
     else:
         if mobile is False:
             claimable = claimable.exclude(channel=Channel.MOBILE)

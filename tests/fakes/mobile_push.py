@@ -89,6 +89,7 @@ class FakePushServer:
         self._gone: set[str] = set()
         self._access_tokens: dict[str, float] = {}
         self._expired_jwts: set[str] = set()
+        self._verified_jwts: dict[str, tuple[dict, dict]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.in_flight = 0
@@ -224,12 +225,18 @@ class FakePushServer:
         if not auth.startswith("bearer "):
             return 403, {"reason": "MissingProviderToken"}, {}
         provider_token = auth.split(" ", 1)[1]
-        try:
-            header = jwt.get_unverified_header(provider_token)
-            claims = jwt.decode(provider_token, _pem(self.apns_key, public=True),
-                                algorithms=["ES256"], options={"verify_iat": False})
-        except jwt.PyJWTError:
-            return 403, {"reason": "InvalidProviderToken"}, {}
+        verified = self._verified_jwts.get(provider_token)
+        if verified is None:
+            try:
+                header = jwt.get_unverified_header(provider_token)
+                claims = jwt.decode(provider_token, _pem(self.apns_key, public=True),
+                                    algorithms=["ES256"], options={"verify_iat": False})
+            except jwt.PyJWTError:
+                return 403, {"reason": "InvalidProviderToken"}, {}
+            # A token's signature is checked once, as Apple does; its age on every request.
+            with self._lock:
+                self._verified_jwts[provider_token] = verified = (header, claims)
+        header, claims = verified
         if header.get("kid") != APNS_KEY_ID or claims.get("iss") != APNS_TEAM_ID:
             return 403, {"reason": "InvalidProviderToken"}, {}
         with self._lock:
