@@ -22,6 +22,7 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from notifications import outbox
+from notifications.bulk import ids_in
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
@@ -100,7 +101,7 @@ def deliveries_claim(
     token = uuid.uuid4()
     claimable = (
         Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=delivery_ids)
+        .filter(pk__in=ids_in(delivery_ids))
         .filter(_claimable(due_by))
     )
     if mobile:
@@ -121,7 +122,7 @@ def deliveries_claim(
     with _bookkeeping_transaction():
         rows = list(claimable.order_by("id"))
         if rows:
-            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+            Delivery.objects.filter(pk__in=ids_in(row.pk for row in rows)).update(
                 attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
             )
     for row in rows:
@@ -314,7 +315,7 @@ def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
                     *(When(pk=pk, then=Value(mid)) for pk, mid in zip(ids, message_ids)),
                     output_field=CharField(),
                 )
-            return Delivery.objects.filter(pk__in=ids, claim_token=token).update(
+            return Delivery.objects.filter(pk__in=ids_in(ids), claim_token=token).update(
                 status=DeliveryStatus.SENT,
                 sent_at=timezone.now(),
                 provider_message_id=provider_id,
@@ -561,7 +562,7 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
         return dict.fromkeys((row.pk for row in rows), RELEASED)
     recipient_ids = {row.notification.recipient_id for row in rows}
     devices: dict[int, list[MobileDevice]] = defaultdict(list)
-    for device in MobileDevice.objects.filter(user_id__in=recipient_ids).order_by("id"):
+    for device in MobileDevice.objects.filter(user_id__in=ids_in(recipient_ids)).order_by("id"):
         devices[device.user_id].append(device)
     breakers: dict[str, CircuitBreaker] = {}
     permissions: dict[str, object] = {}

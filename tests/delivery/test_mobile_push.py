@@ -275,3 +275,40 @@ def test_a_batch_goes_out_concurrently_over_one_http2_connection(
     assert len(received) == 10
     assert len({request.connection for request in received}) == 1
     assert push_services.max_in_flight > 1
+
+
+def test_a_fan_out_shares_its_text_yet_each_phone_gets_its_own_badge_and_id(
+    push_services, django_capture_on_commit_callbacks
+):
+    users = UserFactory.create_batch(3)
+    for n, user in enumerate(users):
+        device(user, token=f"{n:02x}" * 32)
+    with django_capture_on_commit_callbacks(execute=True):  # the last user has 2 unread before
+        notify(kind="event_updated", recipients=[users[2]], dedupe_key="earlier:1")
+        notify(kind="event_updated", recipients=[users[2]], dedupe_key="earlier:2")
+    with django_capture_on_commit_callbacks(execute=False):
+        result = update_notice(users)
+    outcomes = delivery_services.deliveries_send(delivery_ids=result.delivery_ids)
+    assert set(outcomes.values()) == {"sent"}
+    received = {request.token: request.json() for request in push_services.to("apns")}
+    badges = [received[f"{n:02x}" * 32]["aps"]["badge"] for n in range(3)]
+    assert badges == [1, 1, 3]
+    ids = {received[f"{n:02x}" * 32]["notification_id"] for n in range(3)}
+    assert len(ids) == 3
+    assert len({json.dumps(body["aps"]["alert"]) for body in received.values()}) == 1
+
+
+def test_a_template_that_reads_the_recipient_is_rendered_for_each_row():
+    from notifications.delivery import rendering
+
+    assert not rendering._reads_per_row_values(
+        '{"title": "{{ notification.title|escapejs }}", "badge": {{ badge|default:0 }}}'
+    )
+    for per_row in (
+        '{"title": "Hi {{ recipient.first_name }}"}',
+        '{"collapse_key": "{{ notification.pk }}"}',
+        '{"title": "{{ notification.title|default:notification.id }}"}',
+        '{% include "x.json" %}',
+        '{% load humanize %}{"title": "{{ notification.title }}"}',
+    ):
+        assert rendering._reads_per_row_values(per_row), per_row
