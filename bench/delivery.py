@@ -13,8 +13,9 @@ backend stands in for SMTP, so the figures are Herald's own cost per row, not a 
 - one by one: the same number of rows through the per-row ``deliver`` task (as urgent rows go);
 - mobile: N pending phone-app rows (half iOS, half Android) through ``enqueue_deliveries`` like
   the batched email rows, to the local fake APNs and FCM services (``tests/fakes/mobile_push.py``,
-  HTTP/2 over TLS, run in a process of their own so they do not share this one's CPU): JWT and
-  OAuth2 token, concurrent streams per chunk of 25, one connection per provider;
+  HTTP/2 over TLS, one process each so they do not share this one's CPU): JWT and OAuth2 token,
+  a task's rows as concurrent streams, one connection per provider; with the CPU seconds per
+  1,000 rows of this process (the worker) and of the stand-ins. ``--mobile-only`` runs only this;
 - API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
   Django's test client, then the same requests again (idempotent replays).
 The last line has a fixed format for scripts.
