@@ -312,3 +312,28 @@ def test_a_template_that_reads_the_recipient_is_rendered_for_each_row():
         '{% load humanize %}{"title": "{{ notification.title }}"}',
     ):
         assert rendering._reads_per_row_values(per_row), per_row
+
+
+def test_streams_past_the_providers_limit_wait_for_a_free_one_on_the_same_connection(
+    push_services, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    narrow = fake.FakePushServer(max_streams=2, delay=0.05).start()
+    try:
+        settings.APNS_URL = narrow.url
+        settings.MOBILE_PUSH_CA_FILE = narrow.write_ca(tmp_path / "narrow-ca.pem")
+        settings.APNS_PRIVATE_KEY = narrow.apns_private_key_pem
+        ProviderToken.forget()
+        CircuitBreaker(f"apns:{narrow.host}").reset()
+        users = UserFactory.create_batch(7)
+        for n, user in enumerate(users):
+            device(user, token=f"{n + 16:02x}" * 32)
+        with django_capture_on_commit_callbacks(execute=False):
+            result = update_notice(users)
+        outcomes = delivery_services.deliveries_send(delivery_ids=result.delivery_ids)
+        assert set(outcomes.values()) == {"sent"}
+        received = narrow.to("apns")
+        assert len(received) == 7
+        assert len({request.connection for request in received}) == 1
+        assert narrow.max_in_flight == 2
+    finally:
+        narrow.stop()

@@ -82,6 +82,7 @@ class FakePushServer:
     host: str = "127.0.0.1"
     port: int = 0
     delay: float = 0.0  # seconds each APNs/FCM answer waits (to see concurrent streams)
+    max_streams: int = 1000  # SETTINGS_MAX_CONCURRENT_STREAMS it announces
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self):
@@ -325,7 +326,7 @@ class FakePushServer:
         config.certfile = str(self._tmp / "cert.pem")
         config.keyfile = str(self._tmp / "key.pem")
         config.alpn_protocols = ["h2", "http/1.1"]
-        config.h2_max_concurrent_streams = 1000
+        config.h2_max_concurrent_streams = self.max_streams
         config.keep_alive_timeout = 60
         config.accesslog = None
         config.errorlog = None
