@@ -13,8 +13,9 @@ backend stands in for SMTP, so the figures are Herald's own cost per row, not a 
 - one by one: the same number of rows through the per-row ``deliver`` task (as urgent rows go);
 - mobile: N pending phone-app rows (half iOS, half Android) through ``enqueue_deliveries`` like
   the batched email rows, to the local fake APNs and FCM services (``tests/fakes/mobile_push.py``,
-  HTTP/2 over TLS, run in a process of their own so they do not share this one's CPU): JWT and
-  OAuth2 token, concurrent streams per chunk of 25, one connection per provider;
+  HTTP/2 over TLS, one process each so they do not share this one's CPU): JWT and OAuth2 token,
+  a task's rows as concurrent streams, one connection per provider; with the CPU seconds per
+  1,000 rows of this process (the worker) and of the stand-ins. ``--mobile-only`` runs only this;
 - API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
   Django's test client, then the same requests again (idempotent replays).
 The last line has a fixed format for scripts.
@@ -26,6 +27,7 @@ import platform
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,6 +39,9 @@ def parse_args():
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--mobile", type=int, default=5000, help="phone-app push rows")
+    parser.add_argument(
+        "--mobile-only", action="store_true", help="skip the email and API parts"
+    )
     return parser.parse_args()
 
 
@@ -110,6 +115,12 @@ def main():
         return [delivery.pk for delivery in deliveries]
 
     try:
+        if args.mobile_only:
+            mobile = bench_mobile(args.mobile, users, make_rows)
+            print(f"# {platform.node()} python {platform.python_version()}, PostgreSQL + Redis")
+            print(f"# command: {' '.join(sys.argv)}")
+            print_mobile(args.mobile, mobile)
+            return
         ids = make_rows("batched")
         started = time.perf_counter()
         enqueue_deliveries(ids, priority="normal")
@@ -123,7 +134,8 @@ def main():
         single_s = time.perf_counter() - started
         assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count() == len(ids)
 
-        mobile_s = bench_mobile(args.mobile, users, make_rows) if args.mobile else 0.0
+        mobile = bench_mobile(args.mobile, users, make_rows) if args.mobile else None
+        mobile_s = mobile.seconds if mobile else 0.0
 
         _, raw_key = api_key_create(name=f"bench-{run}")
         client = Client()
@@ -156,8 +168,8 @@ def main():
     print(f"# command: {' '.join(sys.argv)}")
     print(f"batched:  {n} email rows in {batched_s:.2f} s")
     print(f"one by one: {n} email rows in {single_s:.2f} s")
-    if args.mobile:
-        print(f"mobile: {args.mobile} push rows through the fake APNs/FCM in {mobile_s:.2f} s")
+    if mobile:
+        print_mobile(args.mobile, mobile)
     print(f"api: {args.requests} requests in {api_s:.2f} s, replays in {replay_s:.2f} s")
     print(
         f"delivery deliveries={n} sent_per_s={n / batched_s:.0f} single_per_s={n / single_s:.0f} "
@@ -166,12 +178,35 @@ def main():
     )
 
 
-def bench_mobile(count: int, users, make_rows) -> float:
-    """Seconds to send ``count`` phone-app rows through the fake APNs and FCM services."""
+@dataclass
+class MobileRun:
+    seconds: float
+    # CPU seconds (user + system, every thread) of this process, which is the worker here, and
+    # of the fake APNs/FCM process: on a shared machine the wall-clock rate depends on what the
+    # others leave, the CPU cost per row does not.
+    worker_cpu: float
+    fake_cpu: float
+
+
+def print_mobile(count: int, run: MobileRun) -> None:
+    print(f"mobile: {count} push rows through the fake APNs/FCM in {run.seconds:.2f} s; "
+          f"worker CPU {run.worker_cpu:.2f} s, fake CPU {run.fake_cpu:.2f} s")
+    print(
+        f"mobile rows={count} mobile_per_s={count / run.seconds:.0f} "
+        f"worker_cpu_s_per_1000={run.worker_cpu * 1000 / count:.2f} "
+        f"per_worker_cpu_s={count / run.worker_cpu:.0f} "
+        f"fake_cpu_s_per_1000={run.fake_cpu * 1000 / count:.2f}"
+    )
+
+
+def bench_mobile(count: int, users, make_rows) -> MobileRun:
+    """Send ``count`` phone-app rows through the fake APNs and FCM services (in a process of
+    their own) as a worker would; time it and count both processes' CPU."""
     import json
     import subprocess
     import tempfile
 
+    import psutil
     from django.conf import settings
 
     from notifications.delivery import enqueue_deliveries
@@ -189,30 +224,49 @@ def bench_mobile(count: int, users, make_rows) -> float:
             for n, user in enumerate(recipients)
         ]
     )
-    with tempfile.TemporaryDirectory() as folder:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.mobile_push", folder],
-            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True,
-        )
+
+    def cpu(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as apns_folder, tempfile.TemporaryDirectory() as fcm_folder:
+        # APNs and FCM in a process each (two origins, two connections, as in production), so
+        # neither stand-in shares a core with the other or with the worker measured here.
+        servers = [
+            subprocess.Popen([sys.executable, "-m", "tests.fakes.mobile_push", folder],
+                             cwd=root, stdout=subprocess.PIPE, text=True)
+            for folder in (apns_folder, fcm_folder)
+        ]
         try:
-            assert server.stdout.readline().strip() == "ready"
-            info = json.loads((Path(folder) / "fake-push.json").read_text())
-            settings.APNS_URL = settings.FCM_URL = info["url"]
-            settings.MOBILE_PUSH_CA_FILE = info["ca_file"]
+            for server in servers:
+                assert server.stdout.readline().strip() == "ready"
+            apns = json.loads((Path(apns_folder) / "fake-push.json").read_text())
+            fcm = json.loads((Path(fcm_folder) / "fake-push.json").read_text())
+            settings.APNS_URL, settings.FCM_URL = apns["url"], fcm["url"]
+            # One CA file that trusts both stand-ins' certificates.
+            ca_file = Path(apns_folder) / "both-ca.pem"
+            ca_file.write_text(Path(apns["ca_file"]).read_text() + Path(fcm["ca_file"]).read_text())
+            settings.MOBILE_PUSH_CA_FILE = str(ca_file)
             settings.APNS_KEY_ID, settings.APNS_TEAM_ID = fake.APNS_KEY_ID, fake.APNS_TEAM_ID
-            settings.APNS_PRIVATE_KEY = info["apns_private_key"]
+            settings.APNS_PRIVATE_KEY = apns["apns_private_key"]
             settings.APNS_TOPIC = fake.APNS_TOPIC
-            settings.FCM_SERVICE_ACCOUNT_JSON = json.dumps(info["service_account"])
+            settings.FCM_SERVICE_ACCOUNT_JSON = json.dumps(fcm["service_account"])
             ids = make_rows("mobile", Channel.MOBILE, recipients)
+            worker = psutil.Process()
+            fakes = [psutil.Process(server.pid) for server in servers]
+            worker_before, fake_before = cpu(worker), sum(map(cpu, fakes))
             started = time.perf_counter()
             enqueue_deliveries(ids, priority="normal")
             elapsed = time.perf_counter() - started
+            worker_cpu, fake_cpu = cpu(worker) - worker_before, sum(map(cpu, fakes)) - fake_before
         finally:
-            server.terminate()
-            server.wait()
+            for server in servers:
+                server.terminate()
+                server.wait()
     sent = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count()
     assert sent == len(ids), f"{sent} of {len(ids)} mobile rows sent"
-    return elapsed
+    return MobileRun(elapsed, worker_cpu, fake_cpu)
 
 
 if __name__ == "__main__":

@@ -411,11 +411,13 @@ SMS_API_URL = _SMS_API_URL
 SMS_API_KEY = env_str("SMS_API_KEY")
 SMS_SENDER = env_str("SMS_SENDER")
 SMS_API_TIMEOUT_SECONDS = env_int("SMS_API_TIMEOUT_SECONDS", 10)
-if DELIVERY_CLAIM_SECONDS <= 2 * max(EMAIL_TIMEOUT, WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS):
+if DELIVERY_CLAIM_SECONDS <= 2 * max(
+    EMAIL_TIMEOUT, WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS, MOBILE_PUSH_TIMEOUT_SECONDS
+):
     # A claimed row is sent only with twice the longest provider timeout left on its lease.
     raise ImproperlyConfigured(
-        "DELIVERY_CLAIM_SECONDS must exceed twice the longest provider timeout "
-        "(EMAIL_TIMEOUT, WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS)."
+        "DELIVERY_CLAIM_SECONDS must exceed twice the longest provider timeout (EMAIL_TIMEOUT, "
+        "WEBPUSH_TIMEOUT_SECONDS, SMS_API_TIMEOUT_SECONDS, MOBILE_PUSH_TIMEOUT_SECONDS)."
     )
 # Delivery tasks get time limits: a provider that stalls past every timeout cannot hold a worker
 # (and the rows it leased) for ever. Limits need the prefork pool (the worker's default).
@@ -483,5 +485,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # One INFO line per provider request (a push, an SMS) would be one per delivery: the
+        # Delivery row records the outcome instead.
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -34,6 +34,16 @@ def send_margin_seconds() -> float:
     the longest provider timeout (connect, then answer). A row with less is given back untried,
     so no call is still running when the lease runs out and another worker takes the row."""
     longest = max(
-        settings.EMAIL_TIMEOUT, settings.WEBPUSH_TIMEOUT_SECONDS, settings.SMS_API_TIMEOUT_SECONDS
+        settings.EMAIL_TIMEOUT,
+        settings.WEBPUSH_TIMEOUT_SECONDS,
+        settings.SMS_API_TIMEOUT_SECONDS,
+        settings.MOBILE_PUSH_TIMEOUT_SECONDS,
     )
     return 2.0 * longest
+
+
+def mobile_send_deadline_seconds() -> float:
+    """How long the concurrent pushes of one claimed chunk may take, all of them together
+    (connect, wait for a free stream, answer): a push still running then counts as a timeout.
+    Inside the send margin, so every push of a chunk has ended before its lease runs out."""
+    return 2.0 * settings.MOBILE_PUSH_TIMEOUT_SECONDS

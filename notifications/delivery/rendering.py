@@ -7,9 +7,12 @@ Templates: ``notifications/kinds/<kind>/<part>`` falling back to ``notifications
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 
 from django.conf import settings
+from django.template.base import Lexer, TokenType
 from django.template.loader import select_template
 
 from notifications.delivery import clicks, unsubscribe
@@ -176,6 +179,76 @@ def render_mobile_payload(notification: Notification, *, badge: int | None = Non
     if badge is not None:
         payload.setdefault("badge", badge)
     return payload
+
+
+# What the rows of one fan-out share: a template that reads nothing else of the notification
+# renders the same for rows equal in these (and in badge, data and subject).
+SHARED_NOTIFICATION_FIELDS = frozenset(
+    {"title", "body", "url", "kind", "dedupe_key", "object_id", "content_type_id", "priority",
+     "data", "subject"}
+)
+# Tags that only read the names written in them (a custom tag may read the whole context).
+PLAIN_TAGS = frozenset(
+    {"autoescape", "endautoescape", "if", "elif", "else", "endif", "for", "empty", "endfor",
+     "with", "endwith", "firstof", "spaceless", "endspaceless", "filter", "endfilter",
+     "comment", "endcomment", "templatetag"}
+)
+_NAME = re.compile(r"""("[^"]*"|'[^']*')|([A-Za-z_]\w*(?:\.\w+)*)""")
+
+
+@functools.lru_cache(maxsize=128)
+def _reads_per_row_values(source: str) -> bool:
+    """Whether a template may render differently for two rows of one fan-out: it names the
+    recipient, the notification itself or one of its per-row fields (``pk``, ``created_at``…),
+    or uses a tag that could read them unseen (``include``, ``extends``, a loaded tag).
+    Conservative: an unknown construct counts as per-row."""
+    for token in Lexer(source).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            if token.contents.split(" ", 1)[0] not in PLAIN_TAGS:
+                return True
+        elif token.token_type != TokenType.VAR:
+            continue
+        for quoted, name in _NAME.findall(token.contents):
+            if quoted:
+                continue
+            root, _, rest = name.partition(".")
+            if root == "recipient":
+                return True
+            if root == "notification" and rest.split(".")[0] not in SHARED_NOTIFICATION_FIELDS:
+                return True
+    return False
+
+
+def render_mobile_payloads(
+    notifications: list[Notification], *, badges: dict[int, int]
+) -> list[dict]:
+    """``render_mobile_payload`` for each notification (its recipient's unread count from
+    ``badges``), rendered once per group of rows that cannot differ: a fan-out's rows share
+    their text, so unless the kind's ``mobile.json`` reads per-row values, rows equal in text,
+    link, data, subject and badge get the same payload (one dict, not to be changed)."""
+    per_row_by_kind: dict[str, bool] = {}
+    rendered: dict[tuple, dict] = {}
+    payloads = []
+    for notification in notifications:
+        badge = badges.get(notification.recipient_id)
+        kind = notification.kind
+        if kind not in per_row_by_kind:
+            template = select_template(get_kind(kind).template_names("mobile.json"))
+            source = getattr(getattr(template, "template", None), "source", None)
+            per_row_by_kind[kind] = source is None or _reads_per_row_values(source)
+        if per_row_by_kind[kind]:
+            payloads.append(render_mobile_payload(notification, badge=badge))
+            continue
+        key = (
+            kind, notification.title, notification.body, notification.url,
+            notification.dedupe_key, notification.content_type_id, notification.object_id,
+            notification.priority, json.dumps(notification.data, sort_keys=True, default=str),
+            badge,
+        )
+        if key not in rendered:
+            rendered[key] = render_mobile_payload(notification, badge=badge)
+        payloads.append(rendered[key])
+    return payloads
 
 
 def mobile_message(notification: Notification, device, payload: dict) -> MobileMessage:

@@ -21,6 +21,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
+from notifications.bulk import ids_in
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
@@ -83,32 +84,44 @@ def _claimable(due_by: datetime) -> Q:
     )
 
 
-def deliveries_claim(*, delivery_ids: list[int], due_by: datetime) -> list[Delivery]:
+def deliveries_claim(
+    *, delivery_ids: list[int], due_by: datetime, mobile: bool | None = None
+) -> list[Delivery]:
     """Lock the open rows due by ``due_by``, count an attempt on each and lease them.
 
     Runs its own transaction (call outside atomic). Rows locked by another worker are skipped
     (``SKIP LOCKED``); the lease (``next_attempt_at`` moved ``DELIVERY_CLAIM_SECONDS`` ahead, and a
     fresh ``claim_token``) keeps them away from others until the outcome is written, and brings
     them back if this worker dies. Outcomes are written only while the token is still the row's.
+    ``mobile``: True claims only phone-app rows, False every other channel, None all of them.
     """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
     token = uuid.uuid4()
-    with _bookkeeping_transaction():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=delivery_ids)
-            .filter(_claimable(due_by))
-            # Contact points come with the rows: no query per row in the senders.
-            .select_related("notification__recipient__contact_point")
-            .prefetch_related(
-                "notification__recipient__push_subscriptions",
-                "notification__recipient__mobile_devices",
-            )
-            .order_by("id")
+    claimable = (
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=ids_in(delivery_ids))
+        .filter(_claimable(due_by))
+    )
+    if mobile:
+        # What the phone-app sender reads to render; it reads the devices in one query itself.
+        claimable = claimable.filter(channel=Channel.MOBILE).select_related(
+            "notification__recipient"
         )
+    else:
+        if mobile is False:
+            claimable = claimable.exclude(channel=Channel.MOBILE)
+        # Contact points come with the rows: no query per row in the senders.
+        claimable = claimable.select_related(
+            "notification__recipient__contact_point"
+        ).prefetch_related(
+            "notification__recipient__push_subscriptions",
+            "notification__recipient__mobile_devices",
+        )
+    with _bookkeeping_transaction():
+        rows = list(claimable.order_by("id"))
         if rows:
-            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+            Delivery.objects.filter(pk__in=ids_in(row.pk for row in rows)).update(
                 attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
             )
     for row in rows:
@@ -144,13 +157,18 @@ def delivery_send(*, delivery_id: int) -> str:
 
 
 # Rows claimed together: one statement for many rows, yet few enough that the last of them is
-# sent well inside its lease even when the provider is slow.
+# sent well inside its lease even when the provider is slow (they are sent one after another).
 CLAIM_CHUNK = 25
+# Phone-app rows of a chunk are sent all at once, as concurrent HTTP/2 streams bounded by one
+# overall deadline (``mobile_send_deadline_seconds``), so a chunk takes one round trip however
+# large it is and its lease holds: a task's whole batch is claimed in one go up to this many.
+MOBILE_CLAIM_CHUNK = 500
 
 
 def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     """Send a batch of rows: claimed a chunk at a time, then one provider call per row, with one
-    backend (one provider connection) per channel for the whole batch.
+    backend (one provider connection) per channel for the whole batch. Phone-app rows are
+    claimed first, in chunks of ``MOBILE_CLAIM_CHUNK``, and each chunk goes out concurrently.
 
     Idempotent; returns the outcome per claimed row (rows not claimed are left out). When the
     task's soft time limit strikes, the rows of the chunk not tried yet are given back.
@@ -158,20 +176,24 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     backends: dict[str, object] = {}
     outcomes: dict[int, str] = {}
     ids = list(dict.fromkeys(delivery_ids))
+
+    def backend(channel: str):
+        if channel not in backends:
+            backends[channel] = get_backend(channel)
+        return backends[channel]
+
+    chunks = [(ids[n : n + MOBILE_CLAIM_CHUNK], True) for n in range(0, len(ids), MOBILE_CLAIM_CHUNK)]
+    chunks += [(ids[n : n + CLAIM_CHUNK], False) for n in range(0, len(ids), CLAIM_CHUNK)]
     try:
-        for start in range(0, len(ids), CLAIM_CHUNK):
-            chunk = ids[start : start + CLAIM_CHUNK]
-            claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now())
+        for chunk, mobile in chunks:
+            claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now(), mobile=mobile)
             try:
-                # Phone-app pushes of a chunk go out concurrently (one HTTP/2 connection).
-                mobile = [row for row in claimed if row.channel == Channel.MOBILE]
                 if mobile:
-                    if Channel.MOBILE not in backends:
-                        backends[Channel.MOBILE] = get_backend(Channel.MOBILE)
-                    outcomes.update(_send_mobile_claimed(mobile, backends[Channel.MOBILE]))
+                    if claimed:
+                        outcomes.update(_send_mobile_claimed(claimed, backend(Channel.MOBILE)))
+                    continue
                 for delivery in claimed:
-                    if delivery.channel != Channel.MOBILE:
-                        outcomes[delivery.pk] = _send_claimed(delivery, backends)
+                    outcomes[delivery.pk] = _send_claimed(delivery, backends)
             except SoftTimeLimitExceeded:
                 untried = [row for row in claimed if row.pk not in outcomes]
                 _release(untried)
@@ -278,17 +300,21 @@ def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
     (retried while the lease holds); only rows the claim still holds are written."""
     ids = [row.pk for row in rows]
     distinct = set(message_ids)
-    if len(distinct) == 1:
-        provider_id = Value((message_ids[0] or "")[:255])
-    else:
-        provider_id = Case(
-            *(When(pk=row.pk, then=Value((mid or "")[:255])) for row, mid in zip(rows, message_ids)),
-            output_field=CharField(),
-        )
+    message_ids = [(message_id or "")[:255] for message_id in message_ids]
+    token = rows[0].claim_token
 
     def mark_sent() -> int:
         with _bookkeeping_transaction():
-            return Delivery.objects.filter(pk__in=ids, claim_token=rows[0].claim_token).update(
+            if len(distinct) > 1 and connection.vendor == "postgresql":
+                return _mark_sent_each(ids, message_ids, token)
+            if len(distinct) == 1:
+                provider_id = Value(message_ids[0])
+            else:
+                provider_id = Case(
+                    *(When(pk=pk, then=Value(mid)) for pk, mid in zip(ids, message_ids)),
+                    output_field=CharField(),
+                )
+            return Delivery.objects.filter(pk__in=ids_in(ids), claim_token=token).update(
                 status=DeliveryStatus.SENT,
                 sent_at=timezone.now(),
                 provider_message_id=provider_id,
@@ -307,6 +333,24 @@ def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
             sorted(distinct),
         )
     metrics.deliveries_finished(rows, SENT)
+
+
+def _mark_sent_each(ids: list[int], message_ids: list[str], token) -> int:
+    """``_record_sent``'s statement on PostgreSQL when each row has its own provider message id:
+    the pairs as two array parameters, so the statement's size and planning do not grow with
+    the rows (a ``CASE`` with a branch per row did, at a chunk of hundreds)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Delivery._meta.db_table} AS d
+               SET status = %s, sent_at = %s, provider_message_id = sent.message_id,
+                   last_error = '', next_attempt_at = NULL, claim_token = NULL
+              FROM unnest(%s::bigint[], %s::varchar[]) AS sent(id, message_id)
+             WHERE d.id = sent.id AND d.claim_token = %s
+            """,
+            [DeliveryStatus.SENT, timezone.now(), ids, message_ids, token],
+        )
+        return cursor.rowcount
 
 
 def _while_leased(rows: list[Delivery], write: Callable[[], int]) -> int:
@@ -498,20 +542,28 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
     Like web push: a row is sent when at least one device accepted it; each provider (APNs,
     FCM) has its own breaker; a token the provider calls gone deletes that device. The sends
     of all rows run concurrently, then each row's outcome is written as for any channel.
+    Per chunk, whatever its size: one query for the devices, one cache read for the badges,
+    one breaker check per provider, one render per distinct payload, one statement for the rows
+    sent.
     """
     from notifications.selectors import unread_counts
 
+    if _lease_left(rows) <= policy.send_margin_seconds():
+        _release(rows)  # one claim, one lease: due at once, the every-minute sweep sends them
+        return dict.fromkeys((row.pk for row in rows), RELEASED)
+    recipient_ids = {row.notification.recipient_id for row in rows}
+    devices: dict[int, list[MobileDevice]] = defaultdict(list)
+    for device in MobileDevice.objects.filter(user_id__in=ids_in(recipient_ids)).order_by("id"):
+        devices[device.user_id].append(device)
     breakers: dict[str, CircuitBreaker] = {}
     permissions: dict[str, object] = {}
-    badges = unread_counts({row.notification.recipient_id for row in rows}, store=False)
-    planned: list[tuple[Delivery, MobileDevice, object]] = []  # (row, device, message)
+    badges = unread_counts(recipient_ids, store=False)
+    payloads = rendering.render_mobile_payloads([row.notification for row in rows], badges=badges)
+    planned: list[tuple[Delivery, MobileDevice, str, object]] = []  # (row, device, provider, message)
     blocked: dict[int, CircuitOpen] = {}
-    for row in rows:
+    for row, payload in zip(rows, payloads):
         notification = row.notification
-        payload = rendering.render_mobile_payload(
-            notification, badge=badges.get(notification.recipient_id)
-        )
-        for device in notification.recipient.mobile_devices.all():
+        for device in devices[notification.recipient_id]:
             provider = backend.provider_for(device.platform)
             if provider not in breakers:
                 breakers[provider] = CircuitBreaker(provider)
@@ -522,16 +574,18 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
                 if earlier is None or permission.retry_at < earlier.retry_at:
                     blocked[row.pk] = CircuitOpen(provider, permission.retry_at)
                 continue
-            planned.append((row, device, rendering.mobile_message(notification, device, payload)))
-    results = backend.send_many([message for _, _, message in planned])
+            message = rendering.mobile_message(notification, device, payload)
+            planned.append((row, device, provider, message))
+    results = backend.send_many(
+        [message for *_, message in planned], deadline=policy.mobile_send_deadline_seconds()
+    )
 
     accepted: dict[int, list[str]] = defaultdict(list)
     errors: dict[int, list[Exception]] = defaultdict(list)
     gone: list[int] = []
     failed_providers: set[str] = set()
     answered_providers: set[str] = set()
-    for (row, device, _), result in zip(planned, results):
-        provider = backend.provider_for(device.platform)
+    for (row, device, provider, _), result in zip(planned, results):
         if isinstance(result, DeviceGone):
             gone.append(device.pk)
         if isinstance(result, BaseException):
@@ -570,10 +624,11 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
         return send
 
     # Rows a device accepted are written together (one statement for the chunk); the others
-    # go through the usual outcome handling one by one.
+    # go through the usual outcome handling one by one. The sends ended within their deadline,
+    # well inside the lease checked above.
     accepted_rows = [row for row in rows if accepted[row.pk]]
     outcomes: dict[int, str] = {}
-    if accepted_rows and _lease_left(accepted_rows) > policy.send_margin_seconds():
+    if accepted_rows:
         _record_sent(accepted_rows, [accepted[row.pk][0] for row in accepted_rows])
         outcomes = {row.pk: SENT for row in accepted_rows}
     for row in rows:

@@ -207,6 +207,7 @@ def base_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, st
         "EMAIL_TIMEOUT": "1",
         "WEBPUSH_TIMEOUT_SECONDS": "1",
         "SMS_API_TIMEOUT_SECONDS": "1",
+        "MOBILE_PUSH_TIMEOUT_SECONDS": "1",
         "DELIVERY_RETRY_BASE_SECONDS": "1",
         "DELIVERY_RETRY_MAX_SECONDS": "2",
         "DELIVERY_ENQUEUE_GRACE_SECONDS": "3",

@@ -79,6 +79,23 @@ def mobile_row(user):
     return Delivery.objects.get(notification__recipient=user, channel=Channel.MOBILE)
 
 
+def iphones(count, first=0):
+    """``count`` users with an iPhone each; token n is ``f"{first + n:02x}" * 32``."""
+    users = UserFactory.create_batch(count)
+    for n, user in enumerate(users):
+        device(user, token=f"{first + n:02x}" * 32)
+    return users
+
+
+def send_update_as_one_batch(users, capture):
+    """Queue the update to ``users`` without sending it, then send all its rows as one batch
+    (as one ``deliver_batch`` task does); every row must end sent."""
+    with capture(execute=False):
+        result = update_notice(users)
+    outcomes = delivery_services.deliveries_send(delivery_ids=result.delivery_ids)
+    assert set(outcomes.values()) == {"sent"}
+
+
 def test_urgent_news_reaches_an_iphone_through_apns_over_http2(
     push_services, django_capture_on_commit_callbacks
 ):
@@ -264,14 +281,59 @@ def test_a_batch_goes_out_concurrently_over_one_http2_connection(
     push_services, django_capture_on_commit_callbacks
 ):
     push_services.delay = 0.05  # answers wait, so concurrent streams overlap
-    users = UserFactory.create_batch(10)
-    for n, user in enumerate(users):
-        device(user, token=f"{n:02x}" * 32)
-    with django_capture_on_commit_callbacks(execute=False):
-        result = update_notice(users)
-    outcomes = delivery_services.deliveries_send(delivery_ids=result.delivery_ids)
-    assert set(outcomes.values()) == {"sent"}
+    send_update_as_one_batch(iphones(10), django_capture_on_commit_callbacks)
     received = push_services.to("apns")
     assert len(received) == 10
     assert len({request.connection for request in received}) == 1
     assert push_services.max_in_flight > 1
+
+
+def test_a_fan_out_shares_its_text_yet_each_phone_gets_its_own_badge_and_id(
+    push_services, django_capture_on_commit_callbacks
+):
+    users = iphones(3)
+    with django_capture_on_commit_callbacks(execute=True):  # the last user has 2 unread before
+        notify(kind="event_updated", recipients=[users[2]], dedupe_key="earlier:1")
+        notify(kind="event_updated", recipients=[users[2]], dedupe_key="earlier:2")
+    send_update_as_one_batch(users, django_capture_on_commit_callbacks)
+    received = {request.token: request.json() for request in push_services.to("apns")}
+    badges = [received[f"{n:02x}" * 32]["aps"]["badge"] for n in range(3)]
+    assert badges == [1, 1, 3]
+    ids = {received[f"{n:02x}" * 32]["notification_id"] for n in range(3)}
+    assert len(ids) == 3
+    assert len({json.dumps(body["aps"]["alert"]) for body in received.values()}) == 1
+
+
+def test_a_template_that_reads_the_recipient_is_rendered_for_each_row():
+    from notifications.delivery import rendering
+
+    assert not rendering._reads_per_row_values(
+        '{"title": "{{ notification.title|escapejs }}", "badge": {{ badge|default:0 }}}'
+    )
+    for per_row in (
+        '{"title": "Hi {{ recipient.first_name }}"}',
+        '{"collapse_key": "{{ notification.pk }}"}',
+        '{"title": "{{ notification.title|default:notification.id }}"}',
+        '{% include "x.json" %}',
+        '{% load humanize %}{"title": "{{ notification.title }}"}',
+    ):
+        assert rendering._reads_per_row_values(per_row), per_row
+
+
+def test_streams_past_the_providers_limit_wait_for_a_free_one_on_the_same_connection(
+    push_services, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    narrow = fake.FakePushServer(max_streams=2, delay=0.05).start()
+    try:
+        settings.APNS_URL = narrow.url
+        settings.MOBILE_PUSH_CA_FILE = narrow.write_ca(tmp_path / "narrow-ca.pem")
+        settings.APNS_PRIVATE_KEY = narrow.apns_private_key_pem
+        ProviderToken.forget()
+        CircuitBreaker(f"apns:{narrow.host}").reset()
+        send_update_as_one_batch(iphones(7, first=16), django_capture_on_commit_callbacks)
+        received = narrow.to("apns")
+        assert len(received) == 7
+        assert len({request.connection for request in received}) == 1
+        assert narrow.max_in_flight == 2
+    finally:
+        narrow.stop()

@@ -82,6 +82,7 @@ class FakePushServer:
     host: str = "127.0.0.1"
     port: int = 0
     delay: float = 0.0  # seconds each APNs/FCM answer waits (to see concurrent streams)
+    max_streams: int = 1000  # SETTINGS_MAX_CONCURRENT_STREAMS it announces
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self):
@@ -89,6 +90,7 @@ class FakePushServer:
         self._gone: set[str] = set()
         self._access_tokens: dict[str, float] = {}
         self._expired_jwts: set[str] = set()
+        self._verified_jwts: dict[str, tuple[dict, dict]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.in_flight = 0
@@ -224,12 +226,18 @@ class FakePushServer:
         if not auth.startswith("bearer "):
             return 403, {"reason": "MissingProviderToken"}, {}
         provider_token = auth.split(" ", 1)[1]
-        try:
-            header = jwt.get_unverified_header(provider_token)
-            claims = jwt.decode(provider_token, _pem(self.apns_key, public=True),
-                                algorithms=["ES256"], options={"verify_iat": False})
-        except jwt.PyJWTError:
-            return 403, {"reason": "InvalidProviderToken"}, {}
+        verified = self._verified_jwts.get(provider_token)
+        if verified is None:
+            try:
+                header = jwt.get_unverified_header(provider_token)
+                claims = jwt.decode(provider_token, _pem(self.apns_key, public=True),
+                                    algorithms=["ES256"], options={"verify_iat": False})
+            except jwt.PyJWTError:
+                return 403, {"reason": "InvalidProviderToken"}, {}
+            # A token's signature is checked once, as Apple does; its age on every request.
+            with self._lock:
+                self._verified_jwts[provider_token] = verified = (header, claims)
+        header, claims = verified
         if header.get("kid") != APNS_KEY_ID or claims.get("iss") != APNS_TEAM_ID:
             return 403, {"reason": "InvalidProviderToken"}, {}
         with self._lock:
@@ -318,7 +326,7 @@ class FakePushServer:
         config.certfile = str(self._tmp / "cert.pem")
         config.keyfile = str(self._tmp / "key.pem")
         config.alpn_protocols = ["h2", "http/1.1"]
-        config.h2_max_concurrent_streams = 1000
+        config.h2_max_concurrent_streams = self.max_streams
         config.keep_alive_timeout = 60
         config.accesslog = None
         config.errorlog = None

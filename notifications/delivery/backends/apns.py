@@ -20,6 +20,7 @@ import httpx
 import jwt
 from django.conf import settings
 
+from notifications.delivery.backends.h2client import TRANSPORT_ERRORS, Http2Client, Response
 from notifications.delivery.backends.http2 import AsyncHttp2Backend, retry_after_seconds
 from notifications.delivery.backends.messages import MobileMessage
 from notifications.delivery.errors import DeliveryError, DeviceGone, PermanentDeliveryError
@@ -118,14 +119,14 @@ class ApnsBackend(AsyncHttp2Backend):
             headers["apns-collapse-id"] = collapse_id(message.collapse_key)
         return headers
 
-    async def deliver(self, client: httpx.AsyncClient, message: MobileMessage) -> str:
+    async def deliver(self, client: Http2Client, message: MobileMessage) -> str:
         url = f"{settings.APNS_URL.rstrip('/')}/3/device/{quote(message.token, safe='')}"
         body = json.dumps(apns_payload(message), separators=(",", ":")).encode()
         token = ProviderToken.get()
         for attempt in (1, 2):
             try:
                 response = await client.post(url, content=body, headers=self._headers(message, token))
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise DeliveryError(f"APNs: {type(exc).__name__}: {exc}") from exc
             status = response.status_code
             if status == 200:
@@ -144,7 +145,7 @@ class ApnsBackend(AsyncHttp2Backend):
         raise PermanentDeliveryError(f"APNs rejected ({status} {reason})")
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: Response) -> str:
     try:
         body = response.json()
     except ValueError:

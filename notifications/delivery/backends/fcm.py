@@ -20,6 +20,7 @@ from django.conf import settings
 from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import service_account
 
+from notifications.delivery.backends.h2client import TRANSPORT_ERRORS, Http2Client, Response
 from notifications.delivery.backends.http2 import (
     AsyncHttp2Backend,
     retry_after_seconds,
@@ -41,6 +42,11 @@ def _service_account_info() -> dict:
         raise PermanentDeliveryError(
             "FCM_SERVICE_ACCOUNT_FILE / FCM_SERVICE_ACCOUNT_JSON are not configured"
         )
+    return _parsed(raw)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(raw: str) -> dict:
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -64,14 +70,30 @@ class AccessToken:
         return GoogleAuthRequest(session=session)
 
     @classmethod
-    def get(cls, *, force_after: str | None = None) -> tuple[str, str]:
-        """(access token, project id). Blocking (google-auth uses requests): call it off the
-        event loop."""
+    def _account(cls) -> tuple[str, str, dict]:
+        """(cache key, project id, service-account info) from the settings."""
         info = _service_account_info()
         project = settings.FCM_PROJECT_ID or info.get("project_id", "")
         if not project:
             raise PermanentDeliveryError("FCM_PROJECT_ID is not configured")
-        key = f"{info.get('client_email')}|{info.get('private_key_id')}"
+        return f"{info.get('client_email')}|{info.get('private_key_id')}", project, info
+
+    @classmethod
+    def cached(cls) -> tuple[str, str] | None:
+        """(access token, project id) if a valid token is at hand, else None. Never blocks, so
+        the sends on the event loop take it without a hop to a thread."""
+        key, project, _ = cls._account()
+        with cls._lock:
+            credentials = cls._credentials.get(key)
+            if credentials is not None and credentials.valid:
+                return credentials.token, project
+        return None
+
+    @classmethod
+    def get(cls, *, force_after: str | None = None) -> tuple[str, str]:
+        """(access token, project id). Blocking (google-auth uses requests): call it off the
+        event loop."""
+        key, project, info = cls._account()
         with cls._lock:
             credentials = cls._credentials.get(key)
             if credentials is None:
@@ -125,7 +147,7 @@ def fcm_message(message: MobileMessage) -> dict:
     }
 
 
-def _error(response: httpx.Response) -> tuple[str, str]:
+def _error(response: Response) -> tuple[str, str]:
     """(FCM error code, message) from Google's error body."""
     try:
         error = response.json().get("error", {})
@@ -153,13 +175,15 @@ class FcmBackend(AsyncHttp2Backend):
         return self.provider
 
     async def _access_token(self, force_after: str | None = None) -> tuple[str, str]:
+        if force_after is None and (cached := AccessToken.cached()) is not None:
+            return cached
         # One refresh at a time per loop; the others find the fresh token in the cache.
         if self._token_lock is None:
             self._token_lock = asyncio.Lock()
         async with self._token_lock:
             return await asyncio.to_thread(AccessToken.get, force_after=force_after)
 
-    async def deliver(self, client: httpx.AsyncClient, message: MobileMessage) -> str:
+    async def deliver(self, client: Http2Client, message: MobileMessage) -> str:
         body = json.dumps(fcm_message(message), separators=(",", ":")).encode()
         token, project = await self._access_token()
         url = f"{settings.FCM_URL.rstrip('/')}/v1/projects/{project}/messages:send"
@@ -167,7 +191,7 @@ class FcmBackend(AsyncHttp2Backend):
             headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
             try:
                 response = await client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise DeliveryError(f"FCM: {type(exc).__name__}: {exc}") from exc
             if response.status_code == 401 and attempt == 1:
                 token, project = await self._access_token(force_after=token)

@@ -2,7 +2,7 @@
 connection.
 
 Delivery tasks are synchronous, so the backend keeps an asyncio event loop on a thread of its
-own for as long as it lives (one batch): one ``httpx.AsyncClient(http2=True)`` on that loop
+own for as long as it lives (one batch): one ``Http2Client`` (``h2client``) on that loop
 multiplexes the concurrent sends of a chunk as streams of one TLS connection per provider, and
 the connection is reused by the next chunk.
 """
@@ -14,13 +14,14 @@ import ssl
 import threading
 from collections.abc import Sequence
 
-import httpx
 from django.conf import settings
 
 from notifications.delivery.backends.base import DeliveryBackend
+from notifications.delivery.backends.h2client import Http2Client, Response
+from notifications.delivery.errors import DeliveryError
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: Response) -> float | None:
     """The provider's ``Retry-After`` in seconds (a number; an HTTP date is not used by them)."""
     value = response.headers.get("Retry-After", "").strip()
     try:
@@ -41,9 +42,9 @@ class AsyncHttp2Backend(DeliveryBackend):
     def __init__(self):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Http2Client | None = None
 
-    async def deliver(self, client: httpx.AsyncClient, message) -> str:  # pragma: no cover
+    async def deliver(self, client: Http2Client, message) -> str:  # pragma: no cover
         raise NotImplementedError
 
     def _start(self) -> None:
@@ -58,23 +59,34 @@ class AsyncHttp2Backend(DeliveryBackend):
         self._start()
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-    async def _client_on_loop(self) -> httpx.AsyncClient:
+    async def _client_on_loop(self) -> Http2Client:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                http2=True,
-                verify=ssl_context(),
-                timeout=settings.MOBILE_PUSH_TIMEOUT_SECONDS,
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+            self._client = Http2Client(
+                ssl_context=ssl_context(), timeout=settings.MOBILE_PUSH_TIMEOUT_SECONDS
             )
         return self._client
 
-    def send_many(self, messages: Sequence) -> list:
-        """Send all ``messages`` at once; per message its id, or the exception it raised."""
+    def send_many(self, messages: Sequence, *, deadline: float | None = None) -> list:
+        """Send all ``messages`` at once; per message its id, or the exception it raised.
+
+        ``deadline``: seconds the whole lot may take; a send still running then is cancelled
+        and its result is a (retryable) ``DeliveryError``.
+        """
+
+        async def within_deadline(client, message):
+            try:
+                async with asyncio.timeout(deadline):
+                    return await self.deliver(client, message)
+            except TimeoutError as exc:
+                raise DeliveryError(
+                    f"{self.channel}: no answer within the send deadline of {deadline:g}s"
+                ) from exc
 
         async def send_all():
             client = await self._client_on_loop()
+            send = self.deliver if deadline is None else within_deadline
             return await asyncio.gather(
-                *(self.deliver(client, message) for message in messages), return_exceptions=True
+                *(send(client, message) for message in messages), return_exceptions=True
             )
 
         if not messages:

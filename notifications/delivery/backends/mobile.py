@@ -7,10 +7,10 @@ per provider.
 
 from __future__ import annotations
 
-import httpx
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from notifications.delivery.backends.h2client import Http2Client
 from notifications.delivery.backends.http2 import AsyncHttp2Backend
 from notifications.delivery.backends.messages import MobileMessage
 from notifications.delivery.errors import PermanentDeliveryError
@@ -22,6 +22,7 @@ class MobilePushBackend(AsyncHttp2Backend):
     def __init__(self):
         super().__init__()
         self._providers: dict[str, AsyncHttp2Backend] = {}
+        self._provider_names: dict[str, str] = {}
 
     def _provider_backend(self, platform: str) -> AsyncHttp2Backend:
         if platform not in self._providers:
@@ -32,8 +33,11 @@ class MobilePushBackend(AsyncHttp2Backend):
         return self._providers[platform]
 
     def provider_for(self, address: str) -> str:
-        """``address`` is the device's platform: one breaker per provider (APNs, FCM)."""
-        return self._provider_backend(address).provider
+        """``address`` is the device's platform: one breaker per provider (APNs, FCM). Asked for
+        every device: the name is worked out once per backend (per batch)."""
+        if address not in self._provider_names:
+            self._provider_names[address] = self._provider_backend(address).provider
+        return self._provider_names[address]
 
-    async def deliver(self, client: httpx.AsyncClient, message: MobileMessage) -> str:
+    async def deliver(self, client: Http2Client, message: MobileMessage) -> str:
         return await self._provider_backend(message.platform).deliver(client, message)
