@@ -93,7 +93,7 @@ def send_update_as_one_batch(users, capture):
     with capture(execute=False):
         result = update_notice(users)
     outcomes = delivery_services.deliveries_send(delivery_ids=result.delivery_ids)
-    assert set(outcomes.values()) == {"sent"}
+    assert set(outcomes.values()) == {"sent"}, list(Delivery.objects.filter(pk__in=result.delivery_ids).values_list("status", "last_error"))
 
 
 def test_urgent_news_reaches_an_iphone_through_apns_over_http2(
