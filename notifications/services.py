@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
@@ -68,16 +69,11 @@ class NotifyResult:
     delivery_ids: list[int] = field(default_factory=list)
 
 
-def _recipient_filter(recipients) -> Q:
-    """A ``pk__in`` filter on User: a queryset stays a subquery, anything else becomes ids."""
-    user_model = get_user_model()
-    if isinstance(recipients, QuerySet):
-        if recipients.model is user_model:
-            return Q(pk__in=recipients.values("pk"))
-        return Q(pk__in=recipients)  # e.g. a values_list("user_id", flat=True) of another model
-    if isinstance(recipients, user_model):
-        return Q(pk=recipients.pk)
-    return Q(pk__in=bulk.ids_in(getattr(recipient, "pk", recipient) for recipient in recipients))
+def _recipient_filter(recipients: QuerySet) -> Q:
+    """A ``pk__in`` filter on User that keeps a queryset of recipients a subquery."""
+    if recipients.model is get_user_model():
+        return Q(pk__in=recipients.values("pk"))
+    return Q(pk__in=recipients)  # e.g. a values_list("user_id", flat=True) of another model
 
 
 class Target(NamedTuple):
@@ -159,11 +155,12 @@ def render_part(kind: Kind, part: str, context: dict) -> str:
     return select_template(kind.template_names(part)).render(context).strip()
 
 
-def _quiet_until(user_filter: Q, now: datetime) -> dict[int, datetime]:
+def _quiet_until(user_ids: list[int], now: datetime) -> dict[int, datetime]:
     """Recipients inside their quiet hours now → when their window ends (one query)."""
-    user_model = get_user_model()
     deferred = {}
-    for quiet in QuietHours.objects.filter(user__in=user_model.objects.filter(user_filter)):
+    if not user_ids:
+        return deferred
+    for quiet in QuietHours.objects.filter(user_id__in=bulk.ids_in(user_ids)):
         window_end = quiet.window_end(now)
         if window_end is not None:
             deferred[quiet.user_id] = window_end
@@ -185,48 +182,6 @@ def rate_limit_window(now: datetime) -> int:
 def _chunks(items: list, size: int = CHUNK_SIZE):
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert_notifications(
-    targets: list[tuple], quiet_until: dict[int, datetime], common: dict
-) -> list[tuple[int, int]]:
-    """Insert one row per target, skipping (recipient, dedupe_key) pairs that exist.
-
-    Returns (notification id, recipient id) of the rows this call created.
-    """
-    recipients = [user_id for user_id, *_ in targets]
-    in_app = [bool(on_in_app) for _, on_in_app, *_ in targets]
-    silenced = [
-        Silenced.QUIET_HOURS if on and user_id in quiet_until else Silenced.NO
-        for user_id, on in zip(recipients, in_app)
-    ]
-    if bulk.supports_set_insert():
-        return bulk.insert_rows(
-            Notification,
-            varying={"recipient_id": recipients, "in_app": in_app, "silenced": silenced},
-            constant=common,
-            conflict_fields=("recipient", "dedupe_key"),
-            returning=("id", "recipient"),
-        )
-    created: list[tuple[int, int]] = []
-    rows = list(zip(recipients, in_app, silenced))
-    for chunk in _chunks(rows):
-        Notification.objects.bulk_create(
-            [
-                Notification(recipient_id=user_id, in_app=on, silenced=why, **common)
-                for user_id, on, why in chunk
-            ],
-            ignore_conflicts=True,
-        )
-        # The rows this call made: same key and the same creation instant.
-        created.extend(
-            Notification.objects.filter(
-                dedupe_key=common["dedupe_key"],
-                created_at=common["created_at"],
-                recipient_id__in=[user_id for user_id, *_ in chunk],
-            ).values_list("pk", "recipient_id")
-        )
-    return created
 
 
 def _insert_deliveries(planned: list[tuple[int, str, datetime]], now: datetime) -> list[int]:
@@ -296,6 +251,19 @@ def _insert_skipped_deliveries(skipped: list[tuple[int, str]], now: datetime) ->
 BODY_MAX_LENGTH = 2000
 
 
+@dataclass(frozen=True)
+class NotifyRequest:
+    """The arguments of one ``notify`` call, for ``notify_many``."""
+
+    kind: str
+    recipients: Any
+    subject: models.Model | None = None
+    context: dict | None = None
+    dedupe_key: str | None = None
+    priority: str | None = None
+    url: str = ""
+
+
 def notify(
     *,
     kind: str,
@@ -314,94 +282,213 @@ def notify(
     ``dedupe_key``): a repeat creates nothing and sends nothing. ``context`` must be
     JSON-serialisable: it renders the kind's templates and is stored as ``data``.
     """
-    kind_def = get_kind(kind)
-    priority = priority or kind_def.priority
+    request = NotifyRequest(
+        kind=kind, recipients=recipients, subject=subject, context=context,
+        dedupe_key=dedupe_key, priority=priority, url=url,
+    )
+    return notify_many([request])[0]
+
+
+def notify_many(requests: Sequence[NotifyRequest]) -> list[NotifyResult]:
+    """``notify`` for many notifications at once: one result per request, in order.
+
+    All or nothing, with the same guarantees per request as ``notify``, but the writes are shared:
+    one recipient query per kind for the requests that name users by id, one insert for all the
+    rows, one for their deliveries, one rate-limit script call per kind and one batch of
+    after-commit work per kind and priority. A bad request raises ValueError before anything is
+    written. Two requests for the same recipient and ``dedupe_key`` make one row: the first's.
+    """
+    prepared = [_prepared(request) for request in requests]
+    if not prepared:
+        return []
+    return _fan_out(prepared)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A validated ``NotifyRequest`` with its defaults filled in."""
+
+    kind_def: Kind
+    recipients: Any
+    subject: models.Model | None
+    context: dict
+    dedupe_key: str
+    priority: str
+    url: str
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == Priority.URGENT
+
+
+def _prepared(request: NotifyRequest) -> _Prepared:
+    kind_def = get_kind(request.kind)
+    priority = request.priority or kind_def.priority
     if priority not in Priority.values:
         raise ValueError(f"Unknown priority {priority!r}; one of {', '.join(Priority.values)}")
-    context = dict(context or {})
+    url = request.url
     if not is_safe_url(url):
         raise ValueError(f"url {url[:80]!r} is neither a path on this site nor on an allowed host")
-    dedupe_key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
+    dedupe_key = request.dedupe_key or f"{request.kind}:{uuid.uuid4().hex}"
     if len(dedupe_key) > Notification._meta.get_field("dedupe_key").max_length:
         raise ValueError("dedupe_key is longer than 200 characters")
-    return _fan_out(
-        kind_def=kind_def,
-        recipients=recipients,
-        subject=subject,
-        context=context,
-        dedupe_key=dedupe_key,
-        priority=priority,
-        url=url,
+    return _Prepared(
+        kind_def=kind_def, recipients=request.recipients, subject=request.subject,
+        context=dict(request.context or {}), dedupe_key=dedupe_key, priority=priority, url=url,
     )
 
 
-# Outside a transaction the rows and their deliveries still commit together; inside the caller's
-# transaction it adds no savepoint (one fewer round trip per call). Bad arguments are refused
-# before this point, so they never mark the caller's transaction for rollback.
-@transaction.atomic(savepoint=False)
-def _fan_out(
-    *,
-    kind_def: Kind,
-    recipients,
-    subject: models.Model | None,
-    context: dict,
-    dedupe_key: str,
-    priority: str,
-    url: str,
-) -> NotifyResult:
-    kind = kind_def.key
-    now = timezone.now()
-    urgent = priority == Priority.URGENT
-    user_filter = _recipient_filter(recipients)
+def _recipient_ids(recipients) -> list[int] | None:
+    """The user ids a recipients argument names, or None for a queryset (kept as a subquery)."""
+    if isinstance(recipients, QuerySet):
+        return None
+    if isinstance(recipients, get_user_model()):
+        return [recipients.pk]
+    return [int(getattr(recipient, "pk", recipient)) for recipient in recipients]
 
-    # 1. Recipients and their channels. In recipient order: two fan-outs to overlapping users
-    # then wait for each other's rows in the same order instead of deadlocking.
-    targets = _targets(kind_def, user_filter)
-    if not targets:
-        return NotifyResult()
-    quiet_until = {} if urgent else _quiet_until(user_filter, now)
 
-    # 2. Render once for everyone: the texts depend on the context, not on the recipient.
-    template_context = {**context, "subject": subject, "url": url, "kind": kind_def}
-    title = render_part(kind_def, "title.txt", template_context)[:200]
+def _targets_of(prepared: list[_Prepared]) -> list[list[Target]]:
+    """Each request's recipients with their channels, in recipient order: one query per kind for
+    the requests that name users, one per request for a queryset of recipients."""
+    targets: list[list[Target]] = [[] for _ in prepared]
+    named: dict[str, list[tuple[int, list[int]]]] = {}
+    for index, request in enumerate(prepared):
+        ids = _recipient_ids(request.recipients)
+        if ids is None:
+            targets[index] = _targets(request.kind_def, _recipient_filter(request.recipients))
+        elif ids:
+            named.setdefault(request.kind_def.key, []).append((index, ids))
+    for kind, requests in named.items():
+        every_id = sorted({user_id for _, ids in requests for user_id in ids})
+        found = {
+            target.user_id: target
+            for target in _targets(get_kind(kind), Q(pk__in=bulk.ids_in(every_id)))
+        }
+        for index, ids in requests:
+            targets[index] = [found[user_id] for user_id in sorted(set(ids)) if user_id in found]
+    return targets
+
+
+@dataclass
+class _Row:
+    """One notification to insert: the request it comes from and its recipient's channels."""
+
+    request: int
+    target: Target
+    quiet_until: datetime | None
+    notification_id: int | None = None
+    rate_limited: bool = False
+
+
+# The columns a request sets once for all its recipients; shared by every row of a single
+# notify(), so a fan-out sends them once however many rows it makes.
+_REQUEST_COLUMNS = (
+    "kind", "priority", "title", "body", "url", "content_type_id", "object_id", "data",
+    "dedupe_key",
+)
+
+
+def _request_columns(request: _Prepared) -> dict:
+    """What every row of one request shares, rendered once: the texts depend on the context,
+    not on the recipient."""
+    kind_def = request.kind_def
+    template_context = {
+        **request.context, "subject": request.subject, "url": request.url, "kind": kind_def,
+    }
     body = render_part(kind_def, "body.txt", template_context)
     if len(body) > BODY_MAX_LENGTH:
         body = body[: BODY_MAX_LENGTH - 1] + "…"
-    content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
-    object_id = subject.pk if subject is not None else None
-
-    # 3. Insert; a (recipient, dedupe_key) that exists is skipped by the database.
-    channels_of = {row[0]: row[1:] for row in targets}
-    common = {
-        "kind": kind,
-        "priority": priority,
-        "title": title,
+    subject = request.subject
+    return {
+        "kind": kind_def.key,
+        "priority": request.priority,
+        "title": render_part(kind_def, "title.txt", template_context)[:200],
         "body": body,
-        "url": url,
-        "content_type": content_type,
-        "object_id": object_id,
-        "data": context,
-        "dedupe_key": dedupe_key,
-        "created_at": now,
+        "url": request.url,
+        "content_type_id": (
+            ContentType.objects.get_for_model(subject).pk if subject is not None else None
+        ),
+        "object_id": subject.pk if subject is not None else None,
+        "data": request.context,
+        "dedupe_key": request.dedupe_key,
     }
-    created = _insert_notifications(targets, quiet_until, common)
-    if not created:
-        return NotifyResult(duplicates=len(targets))
-    # What the rows owe after commit, recorded with them: the relay redoes it if it never goes out.
-    relay = NotifyRelay.objects.create(
-        kind=kind, priority=priority, dedupe_key=dedupe_key, notified_at=now
-    )
 
-    # 4. Rate limit per recipient and kind (urgent and the summary itself are never limited).
-    rate_limited: set[int] = set()
-    first_over: list[int] = []
-    if not urgent and kind != RATE_LIMIT_SUMMARY:
-        limit, window_seconds = _rate_limit_settings()
-        window = rate_limit_window(now)
+
+def _insert_rows(rows: list[_Row], columns: list[dict], now: datetime) -> None:
+    """Insert the rows (skipping (recipient, dedupe_key) pairs that exist) and set the
+    ``notification_id`` of those this call created.
+
+    A column every request gives the same value goes once for all rows; the others go per row.
+    """
+    requests = sorted({row.request for row in rows})
+    shared = {
+        name: columns[requests[0]][name]
+        for name in _REQUEST_COLUMNS
+        if all(columns[index][name] == columns[requests[0]][name] for index in requests)
+    }
+    per_row = [name for name in _REQUEST_COLUMNS if name not in shared]
+    varying = {
+        "recipient_id": [row.target.user_id for row in rows],
+        "in_app": [bool(row.target.on_in_app) for row in rows],
+        "silenced": [
+            Silenced.QUIET_HOURS if row.target.on_in_app and row.quiet_until else Silenced.NO
+            for row in rows
+        ],
+        **{name: [columns[row.request][name] for row in rows] for name in per_row},
+    }
+    constant = {**shared, "created_at": now}
+    if bulk.supports_set_insert():
+        returning = ("id", "recipient", "dedupe_key")
+        created = bulk.insert_rows(
+            Notification, varying=varying, constant=constant,
+            conflict_fields=("recipient", "dedupe_key"), returning=returning,
+        )
+    else:
+        created = []
+        names = list(varying)
+        for start in range(0, len(rows), CHUNK_SIZE):
+            chunk = range(start, min(start + CHUNK_SIZE, len(rows)))
+            Notification.objects.bulk_create(
+                [
+                    Notification(**{name: varying[name][i] for name in names}, **constant)
+                    for i in chunk
+                ],
+                ignore_conflicts=True,
+            )
+            # The rows this call made: the same creation instant and (recipient, dedupe_key).
+            keys = {(varying["recipient_id"][i], columns[rows[i].request]["dedupe_key"])
+                    for i in chunk}
+            created.extend(
+                row for row in Notification.objects.filter(
+                    created_at=now, recipient_id__in={user_id for user_id, _ in keys},
+                ).values_list("pk", "recipient_id", "dedupe_key")
+                if (row[1], row[2]) in keys
+            )
+    # Of two rows with the same (recipient, dedupe_key) the first went in, the other was skipped.
+    first_row = {}
+    for row in rows:
+        first_row.setdefault((row.target.user_id, columns[row.request]["dedupe_key"]), row)
+    for notification_id, user_id, dedupe_key in created:
+        first_row[(user_id, dedupe_key)].notification_id = notification_id
+
+
+def _apply_rate_limit(rows: list[_Row], prepared: list[_Prepared], now: datetime) -> dict:
+    """Count the new rows against each recipient's limit per kind (urgent ones and the summary
+    itself are never limited), mark and silence those past it. Returns {kind: [user ids that
+    just went over]}, who get one "and N more" summary when the window ends."""
+    limit, window_seconds = _rate_limit_settings()
+    window = rate_limit_window(now)
+    by_kind: dict[str, list[_Row]] = {}
+    for row in rows:
+        request = prepared[row.request]
+        if not request.urgent and request.kind_def.key != RATE_LIMIT_SUMMARY:
+            by_kind.setdefault(request.kind_def.key, []).append(row)
+    first_over: dict[str, list[int]] = {}
+    for kind, kind_rows in by_kind.items():
         try:
-            over = counters.incr_window_many(
+            over = counters.incr_window_positions(
                 f"notifications:rate:{kind}:{{}}:{window}",
-                [user_id for _, user_id in created],
+                [row.target.user_id for row in kind_rows],
                 ttl=window_seconds + 60,
                 above=limit,
             )
@@ -409,84 +496,158 @@ def _fan_out(
             # Without the cache nothing is limited: better a burst than a lost notification.
             logger.warning("Rate limit skipped for %s: the cache is unavailable", kind,
                            exc_info=True)
-            over = {}
-        if over:
-            for notification_id, user_id in created:
-                count = over.get(user_id)
-                if count is not None:
-                    rate_limited.add(notification_id)
-                    if count == limit + 1:
-                        first_over.append(user_id)
-        for ids in _chunks(sorted(rate_limited)):
-            Notification.objects.filter(pk__in=ids).update(silenced=Silenced.RATE_LIMIT)
+            continue
+        for position, count in over.items():
+            kind_rows[position].rate_limited = True
+            if count == limit + 1:
+                first_over.setdefault(kind, []).append(kind_rows[position].target.user_id)
+    limited = sorted(row.notification_id for row in rows if row.rate_limited)
+    for ids in _chunks(limited):
+        Notification.objects.filter(pk__in=bulk.ids_in(ids)).update(silenced=Silenced.RATE_LIMIT)
+    return first_over
+
+
+# Outside a transaction the rows and their deliveries still commit together; inside the caller's
+# transaction it adds no savepoint (one fewer round trip per call). Bad arguments are refused
+# before this point, so they never mark the caller's transaction for rollback.
+@transaction.atomic(savepoint=False)
+def _fan_out(prepared: list[_Prepared]) -> list[NotifyResult]:
+    now = timezone.now()
+
+    # 1. Recipients and their channels. In recipient order: two fan-outs to overlapping users
+    # then wait for each other's rows in the same order instead of deadlocking.
+    targets = _targets_of(prepared)
+    if not any(targets):
+        return [NotifyResult() for _ in prepared]
+    quiet_until = _quiet_until(
+        sorted({t.user_id for index, ts in enumerate(targets) if not prepared[index].urgent
+                for t in ts}),
+        now,
+    )
+
+    # 2. Render once per request; 3. insert, a (recipient, dedupe_key) that exists is skipped.
+    columns = [_request_columns(request) if targets[index] else None
+               for index, request in enumerate(prepared)]
+    rows = [
+        _Row(index, target, None if prepared[index].urgent else quiet_until.get(target.user_id))
+        for index, request_targets in enumerate(targets)
+        for target in request_targets
+    ]
+    if len(prepared) > 1:
+        rows.sort(key=lambda row: row.target.user_id)  # stable: request order among equals
+    _insert_rows(rows, columns, now)
+    created = [row for row in rows if row.notification_id is not None]
+    if not created:
+        return [NotifyResult(duplicates=len(ts)) for ts in targets]
+    # What the rows owe after commit, recorded with them: the relay redoes it if it never goes out.
+    relay_keys = {}
+    for row in created:
+        request = prepared[row.request]
+        relay_keys.setdefault((request.kind_def.key, request.priority, request.dedupe_key), [])
+    relays = NotifyRelay.objects.bulk_create(
+        [NotifyRelay(kind=kind, priority=priority, dedupe_key=dedupe_key, notified_at=now)
+         for kind, priority, dedupe_key in relay_keys]
+    )
+
+    # 4. Rate limit per recipient and kind.
+    first_over = _apply_rate_limit(created, prepared, now)
 
     # 5. One Delivery row per extra channel; quiet hours defer all but urgent.
     planned = []  # (notification id, channel, due)
     skipped = []  # (notification id, channel): on, but the address is not confirmed
-    for notification_id, user_id in created:
-        if notification_id in rate_limited:
+    for row in created:
+        if row.rate_limited:
             continue
-        _, on_email, on_push, on_sms, on_mobile, skip_email, skip_sms = channels_of[user_id]
-        due = quiet_until.get(user_id, now)
+        _, _, on_email, on_push, on_sms, on_mobile, skip_email, skip_sms = row.target
+        due = row.quiet_until or now
         for channel, enabled in zip(EXTERNAL_CHANNELS, (on_email, on_push, on_sms, on_mobile)):
             if enabled:
-                planned.append((notification_id, channel, due))
+                planned.append((row.notification_id, channel, due))
         for channel, skip in ((Channel.EMAIL, skip_email), (Channel.SMS, skip_sms)):
             if skip:
-                skipped.append((notification_id, channel))
+                skipped.append((row.notification_id, channel))
     delivery_ids = _insert_deliveries(planned, now)
     _insert_skipped_deliveries(skipped, now)
-    due_delivery_ids = [
-        delivery_id for delivery_id, (_, _, due) in zip(delivery_ids, planned) if due <= now
-    ]
+    due_deliveries = {
+        notification_id: delivery_id
+        for delivery_id, (notification_id, _, due) in zip(delivery_ids, planned) if due <= now
+    }
 
-    # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries.
-    in_app_recipients = [user_id for _, user_id in created if channels_of[user_id][0]]
-    toasts = [
-        (notification_id, user_id)
-        for notification_id, user_id in created
-        if channels_of[user_id][0]
-        and notification_id not in rate_limited
-        and user_id not in quiet_until
-    ]
-    toast_ids = [notification_id for notification_id, _ in toasts]
-    toast_recipients = [user_id for _, user_id in toasts]
-    owed = OwedWork(
-        kind=kind,
-        priority=priority,
-        in_app_recipients=in_app_recipients,
-        toast_ids=toast_ids,
-        toast_recipients=toast_recipients,
-        due_delivery_ids=due_delivery_ids,
-        first_over=first_over,
-        now=now,
-    )
-    # The rows are committed and are the record: a broker or Redis failure here is logged, not
-    # raised into the caller's response; the relay redoes what did not go out.
-    transaction.on_commit(lambda: _send_owed(owed, relay_id=relay.pk), robust=True)
-    silenced_count = len(in_app_recipients) - len(toast_ids)
-    in_app_limited = sum(
-        1 for notification_id, user_id in created
-        if notification_id in rate_limited and channels_of[user_id][0]
-    ) if rate_limited else 0
-    transaction.on_commit(
-        lambda: metrics.notifications_created(
+    # 6. After commit: badges, toasts, provider deliveries, the rate-limit summaries; one batch
+    # per kind and priority.
+    relay_ids = {key: relay.pk for key, relay in zip(relay_keys, relays)}
+    _schedule_owed(created, prepared, relay_ids, due_deliveries, first_over, now)
+
+    results = []
+    for index, request_targets in enumerate(targets):
+        mine = [row for row in created if row.request == index] if len(prepared) > 1 else created
+        ids = {row.notification_id for row in mine}
+        results.append(NotifyResult(
+            created=len(mine),
+            duplicates=len(request_targets) - len(mine),
+            silenced=sum(
+                1 for row in mine
+                if row.target.on_in_app and (row.rate_limited or row.quiet_until)
+            ),
+            rate_limited=sum(1 for row in mine if row.rate_limited),
+            notification_ids=[row.notification_id for row in mine],
+            delivery_ids=[
+                delivery_id for delivery_id, (notification_id, _, _) in zip(delivery_ids, planned)
+                if notification_id in ids
+            ],
+        ))
+    return results
+
+
+def _schedule_owed(
+    created: list[_Row], prepared: list[_Prepared], relay_ids: dict, due_deliveries: dict,
+    first_over: dict[str, list[int]], now: datetime,
+) -> None:
+    """Register the after-commit work of the created rows, one ``OwedWork`` per kind and
+    priority. The rows are committed and are the record: a broker or Redis failure then is
+    logged, not raised into the caller's response; the relay redoes what did not go out."""
+    groups: dict[tuple[str, str], list[_Row]] = {}
+    for row in created:
+        request = prepared[row.request]
+        groups.setdefault((request.kind_def.key, request.priority), []).append(row)
+    summaries_sent = set()
+    for (kind, priority), rows in groups.items():
+        in_app = [row for row in rows if row.target.on_in_app]
+        toasts = [row for row in in_app if not row.rate_limited and not row.quiet_until]
+        owed = OwedWork(
             kind=kind,
             priority=priority,
-            created=len(created),
-            quiet_hours=silenced_count - in_app_limited,
-            rate_limited=in_app_limited,
-            in_app_off=len(created) - len(in_app_recipients),
+            in_app_recipients=[row.target.user_id for row in in_app],
+            toast_ids=[row.notification_id for row in toasts],
+            toast_recipients=[row.target.user_id for row in toasts],
+            due_delivery_ids=[
+                due_deliveries[row.notification_id] for row in rows
+                if row.notification_id in due_deliveries
+            ],
+            # One summary per kind, with the first batch of that kind.
+            first_over=[] if kind in summaries_sent else first_over.get(kind, []),
+            now=now,
         )
-    )
-    return NotifyResult(
-        created=len(created),
-        duplicates=len(targets) - len(created),
-        silenced=silenced_count,
-        rate_limited=len(rate_limited),
-        notification_ids=[notification_id for notification_id, _ in created],
-        delivery_ids=delivery_ids,
-    )
+        summaries_sent.add(kind)
+        owed_relays = sorted({
+            relay_ids[(kind, priority, prepared[row.request].dedupe_key)] for row in rows
+        })
+        transaction.on_commit(
+            lambda owed=owed, owed_relays=owed_relays: _send_owed(owed, relay_ids=owed_relays),
+            robust=True,
+        )
+        rate_limited_in_app = sum(1 for row in in_app if row.rate_limited)
+        transaction.on_commit(
+            lambda kind=kind, priority=priority, rows=rows, in_app=in_app, toasts=toasts,
+            rate_limited_in_app=rate_limited_in_app: metrics.notifications_created(
+                kind=kind,
+                priority=priority,
+                created=len(rows),
+                quiet_hours=len(in_app) - len(toasts) - rate_limited_in_app,
+                rate_limited=rate_limited_in_app,
+                in_app_off=len(rows) - len(in_app),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -505,10 +666,10 @@ class OwedWork:
     recount: bool = False
 
 
-def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
+def _send_owed(work: OwedWork, *, relay_ids: list[int]) -> bool:
     """Badges, toasts, provider deliveries and rate-limit summaries, each step on its own: a
     failing one (Redis, the broker) is logged and the others still run. When all went out the
-    relay row is deleted; otherwise it stays for the relay. Returns whether all went out."""
+    relay rows are deleted; otherwise they stay for the relay. Returns whether all went out."""
     from notifications import tasks
     from notifications.delivery import enqueue_deliveries
 
@@ -519,7 +680,8 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
             for user_id in work.in_app_recipients:
                 counters.forget_unread(user_id)
         else:
-            counters.adjust_unread_many({user_id: 1 for user_id in work.in_app_recipients})
+            # A batch of several notify() calls can hold a recipient more than once.
+            counters.adjust_unread_many(Counter(work.in_app_recipients))
 
     def toasts_step():
         for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
@@ -564,13 +726,13 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
             )
     if failed:
         return False
-    if relay_id is not None:
+    if relay_ids:
         try:
-            NotifyRelay.objects.filter(pk=relay_id).delete()
+            NotifyRelay.objects.filter(pk__in=relay_ids).delete()
         except DatabaseError:
             # All went out; the relay will send it once more, which the pages and the delivery
             # claims absorb (at-least-once).
-            logger.warning("Relay row %s not deleted", relay_id, exc_info=True)
+            logger.warning("Relay rows %s not deleted", relay_ids, exc_info=True)
     return True
 
 
@@ -616,7 +778,7 @@ def notifications_relay(*, grace_seconds: int | None = None) -> int:
             now=relay.notified_at,
             recount=True,
         )
-        if _send_owed(work, relay_id=relay.pk):
+        if _send_owed(work, relay_ids=[relay.pk]):
             relayed += 1
             logger.warning(
                 "Relayed notify(%s, %s) from %s: %d toasts, %d deliveries sent late",

@@ -112,6 +112,32 @@ class NotificationIn(Schema):
         return self
 
 
+MAX_BULK_NOTIFICATIONS = 1000
+
+
+class NotificationBulkIn(Schema):
+    """Many notifications in one request, each as the single endpoint takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notifications: list[NotificationIn] = Field(
+        min_length=1,
+        max_length=MAX_BULK_NOTIFICATIONS,
+        description=f"1 to {MAX_BULK_NOTIFICATIONS} notifications; at most {MAX_RECIPIENTS} "
+        "recipient ids in all.",
+    )
+
+    @model_validator(mode="after")
+    def recipients_bounded(self):
+        total = sum(len(notification.recipients) for notification in self.notifications)
+        if total > MAX_RECIPIENTS:
+            raise ValueError(
+                f"the notifications name {total} recipient ids in all; the limit is "
+                f"{MAX_RECIPIENTS}"
+            )
+        return self
+
+
 class NotificationCreated(Schema):
     created: int = Field(description="Notifications stored (one per recipient).")
     duplicates: int = Field(description="Recipients who already had this dedupe key.")
@@ -121,3 +147,11 @@ class NotificationCreated(Schema):
 class Error(Schema):
     detail: str
     errors: list[dict[str, Any]] | None = None
+
+
+class NotificationBulkCreated(Schema):
+    created: int = Field(description="Notifications stored, all requests together.")
+    duplicates: int = Field(description="Recipients who already had their dedupe key.")
+    results: list[NotificationCreated] = Field(
+        description="One per notification of the request, in its order."
+    )
