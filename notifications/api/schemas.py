@@ -4,7 +4,7 @@ import json
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from notifications.kinds import KINDS
 from notifications.links import is_safe_url
@@ -25,7 +25,9 @@ def _depth(value, level: int = 1) -> int:
     return level - 1
 
 
-class NotificationIn(Schema):
+# The request bodies are plain pydantic models: ninja's Schema adds a validator for reading ORM
+# objects that an input never needs, and it took a third of a 1,000-notification request's time.
+class NotificationIn(BaseModel):
     """One notification for many recipients: user ids, the followers of a topic, or both."""
 
     model_config = ConfigDict(extra="forbid")
@@ -115,7 +117,7 @@ class NotificationIn(Schema):
 MAX_BULK_NOTIFICATIONS = 1000
 
 
-class NotificationBulkIn(Schema):
+class NotificationBulkIn(BaseModel):
     """Many notifications in one request, each as the single endpoint takes it."""
 
     model_config = ConfigDict(extra="forbid")
