@@ -4,7 +4,8 @@ Channels' ``AuthMiddlewareStack`` loads them with ``database_sync_to_async``, wh
 call of a process on one thread, one after another. In a reconnect storm (a deploy restarts a web
 process and every page reconnects) that queue grows past daphne's 5 s handshake timeout and then
 every handshake fails. Here the same lookups (Channels' own ``get_user``) run on
-``WEBSOCKET_DB_THREADS`` threads, each keeping its database connection (``CONN_MAX_AGE``).
+``WEBSOCKET_DB_THREADS`` threads, on connections kept by the process (its pool,
+``DATABASE_POOL_MAX_SIZE``, or ``CONN_MAX_AGE`` per thread without one).
 Consumers' own database reads use ``in_db_pool`` too.
 """
 
