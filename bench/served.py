@@ -174,7 +174,8 @@ class Run:
             redis.Redis.from_url(self.redis_url).flushdb()
 
 
-def _maintenance_connection():
+def maintenance_connection():
+    """An autocommit connection to the server's ``postgres`` database, to create and drop."""
     import psycopg
     from django.conf import settings
 
@@ -187,7 +188,7 @@ def _maintenance_connection():
 def drop_database(name: str) -> None:
     from psycopg import sql
 
-    with _maintenance_connection() as conn:
+    with maintenance_connection() as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
