@@ -54,7 +54,8 @@ def main():
     from notifications.models import Notification
     from notifications.signals import notify
 
-    assert not notifications.__file__.startswith(ROOT), "imported Herald's notifications"
+    herald_package = str(Path(ROOT, "notifications", "__init__.py"))
+    assert notifications.__file__ != herald_package, "imported Herald's notifications"
     call_command("migrate", verbosity=0)
     User.objects.bulk_create(
         [User(pk=args.first_id + n, username=f"fanout-peer-{n}", password="!")
