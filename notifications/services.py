@@ -23,6 +23,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.template import Context
 from django.template.loader import select_template
 from django.utils import timezone
 
@@ -185,12 +186,18 @@ SKIP_REASONS = {
 def render_part(kind: Kind, part: str, context: dict, templates: dict | None = None) -> str:
     """One template part of ``kind`` rendered with ``context``; ``templates`` keeps the chosen
     templates across the calls of one batch (the loader's search is most of a short render)."""
-    if templates is None:
-        return select_template(kind.template_names(part)).render(context).strip()
     key = (kind.key, part)
-    if key not in templates:
-        templates[key] = select_template(kind.template_names(part))
-    return templates[key].render(context).strip()
+    if templates is None or key not in templates:
+        chosen = select_template(kind.template_names(part))
+        if templates is None:
+            templates = {}
+        templates[key] = chosen
+    template = templates[key]
+    # The engine's template with a plain Context, as the backend's render() does without a
+    # request: its wrapper cost as much again as these short renders (docs/benchmarks.md).
+    return template.template.render(
+        Context(context, autoescape=template.backend.engine.autoescape)
+    ).strip()
 
 
 def _quiet_until(user_ids: list[int], now: datetime) -> dict[int, datetime]:
