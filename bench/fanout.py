@@ -10,7 +10,11 @@ events on one event loop (``notifications.live``, as a web process's consumers a
 - ours: ``notify()`` inside a transaction; the rows are persisted when it commits, then the
   in-app push runs as the after-commit Celery tasks do (inline here) through the Redis layer;
 - naive: per user, one ``Notification.objects.create`` and one blocking ``group_send`` to a
-  per-user group.
+  per-user group;
+- the peer: django-notifications-community's ``notify.send`` to a group of the same N users
+  (``bench/peer_notifications.py``, in a process and a database of its own made and dropped here,
+  ``<database>_peer``: its package and table are also called ``notifications``), timed the same
+  way as ours to its commit; ``--no-peer`` skips it.
 Timings exclude setup and clean-up. The last line has a fixed format for scripts.
 """
 
@@ -18,13 +22,17 @@ import argparse
 import asyncio
 import os
 import platform
+import re
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/served.py
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # debug, a per-run key
 
 
@@ -34,7 +42,59 @@ def parse_args():
     parser.add_argument("--keep", action="store_true", help="keep the users and rows afterwards")
     parser.add_argument("--naive-sample", type=int, default=1000,
                         help="users the naive loop is timed over")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip django-notifications-community's notify.send")
     return parser.parse_args()
+
+
+# The peer's release, installed for the benchmark alone into a folder of its own (its package is
+# also called ``notifications``: in the project's virtualenv it would shadow Herald's wherever the
+# project root is not first on the path, as in a console script such as ``celery``).
+PEER_PACKAGE = "django-notifications-community==1.12.3"
+
+
+def peer_site() -> Path:
+    """A folder holding the peer's package (it needs nothing but Django), installed on first use."""
+    site = Path(tempfile.gettempdir()) / f"herald-bench-peer-{PEER_PACKAGE.split('==')[1]}"
+    if not (site / "notifications" / "__init__.py").exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+             str(site), PEER_PACKAGE],
+            check=True,
+        )
+    return site
+
+
+def peer_rows_per_s(count: int, first_id: int) -> tuple[float, float]:
+    """django-notifications-community's ``notify.send`` to a group of ``count`` users, in a
+    database of its own next to this run's (created here, dropped afterwards); (rows/s, s)."""
+    from django.conf import settings
+    from psycopg import sql
+
+    from served import drop_database, maintenance_connection
+
+    db = settings.DATABASES["default"]
+    name = f"{db['NAME']}_peer"[:63]
+    drop_database(name)
+    with maintenance_connection() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        command = [sys.executable, str(Path(__file__).with_name("peer_notifications.py")),
+                   "--database", name, "--users", str(count), "--first-id", str(first_id),
+                   "--host", db.get("HOST") or "127.0.0.1", "--port", str(db.get("PORT") or 5432),
+                   "--user", db.get("USER") or "postgres", "--password", db.get("PASSWORD") or ""]
+        environment = {**os.environ, "PYTHONPATH": str(peer_site())}
+        out = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                             env=environment)
+        found = re.search(r"peer rows=(\d+) seconds=([\d.]+)", out.stdout)
+        if out.returncode or not found:
+            raise RuntimeError(f"the peer failed: {out.stderr.strip()[-2000:]}")
+        rows, seconds = int(found[1]), float(found[2])
+        if rows != count:
+            raise RuntimeError(f"the peer stored {rows} rows for {count} users")
+        return rows / seconds, seconds
+    finally:
+        drop_database(name)
 
 
 def main():
@@ -123,11 +183,15 @@ def main():
     assert persisted == result.created == count, (persisted, result.created, count)
 
     async def received(user_id):
-        return await asyncio.wait_for(pages[user_id].ids.get(), 10)
+        try:
+            return await asyncio.wait_for(pages[user_id].ids.get(), 10)
+        except TimeoutError:
+            return None
 
     sample = user_ids[:: max(1, count // 5)]
     got = [on_pages(received(user_id)) for user_id in sample]
-    assert all(got), "a page did not receive its push"
+    # A page without its push fails the run, after the other figures are measured and printed.
+    push_failed = not all(got)
 
     # --- naive: one INSERT and one group_send per user, timed over the first users (its rate
     # does not change with the count, and all 10,000 would take minutes) ---
@@ -148,6 +212,9 @@ def main():
             {"type": "notification.created", "id": row.pk, "unread": 1, "priority": "normal"},
         )
     naive_s = time.perf_counter() - naive_started
+    peer_per_s = peer_s = float("nan")
+    if not args.no_peer:
+        peer_per_s, peer_s = peer_rows_per_s(count, user_ids[0])
 
     if not args.keep:
         for start in range(0, count, 2000):
@@ -173,10 +240,17 @@ def main():
     print(f"layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}")
     print(f"ours:  persist {persist_s:.3f} s, push {push_s:.3f} s ({count} recipients)")
     print(f"naive: {naive_s:.3f} s for {len(naive_users)} users (one INSERT + one group_send each)")
+    print(f"peer:  django-notifications-community notify.send to a group: persist {peer_s:.3f} s "
+          f"({peer_per_s:.0f} rows/s); ours persisted {persisted_per_s / peer_per_s:.1f}x as many "
+          "per second")
+    print(f"load: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"fanout recipients={count} persisted_per_s={persisted_per_s:.0f} "
-        f"pushed_per_s={pushed_per_s:.0f} naive_per_s={naive_per_s:.0f} speedup={speedup:.1f}"
+        f"pushed_per_s={pushed_per_s:.0f} naive_per_s={naive_per_s:.0f} speedup={speedup:.1f} "
+        f"peer_per_s={peer_per_s:.0f} peer_ratio={persisted_per_s / peer_per_s:.1f}"
     )
+    if push_failed:
+        sys.exit("a page did not receive its push within 10 s: pushed_per_s is not valid")
 
 
 if __name__ == "__main__":

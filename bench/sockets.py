@@ -32,49 +32,43 @@ format for scripts.
 import argparse
 import asyncio
 import collections
-import ctypes
 import os
-import platform
 import re
-import resource
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.request
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # debug, a per-run key
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from served import (  # noqa: E402 - bench/served.py: the product started and stopped
+    Deadline,
+    Run,
+    check_environment,
+    die_with_parent,
+    drain_worker,
+    drop_database,
+    free_port,
+    guarded,
+    listening_ports,
+    machine_line,
+    percentile,
+    raise_nofile_limit,
+    receive,
+    server_arguments,
+    server_errors,
+    start_server,
+    web_processes,
+)
+
 WS_PATH = "/ws/notifications/"
 ERROR_LINE = re.compile(r"Traceback|ERROR|Exception|Too many connections|Timeout reading")
 
 
 # --- shared by every process ------------------------------------------------------------------
-
-
-def raise_nofile_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def die_with_parent(sig=signal.SIGKILL) -> None:
-    """Linux: this process gets ``sig`` when the process that started it dies."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def somaxconn() -> int:
@@ -95,13 +89,6 @@ def listen_overflows() -> int | None:
             fields = dict(zip(header.split()[1:], values.split()[1:]))
             return int(fields.get("ListenOverflows", 0))
     return None
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 # --- client processes -------------------------------------------------------------------------
@@ -285,12 +272,9 @@ async def _floor_main(conn, redis_url, channel):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=1000, help="WebSocket clients (and users)")
-    parser.add_argument("--web", type=int, default=0,
-                        help="web processes (WEB_PROCESSES); 0 = one per core")
     parser.add_argument("--ramp", type=float, default=500, help="sockets opened per second")
     parser.add_argument("--clients", type=int, default=0,
                         help="client processes; default max(1, sockets // 2500)")
-    parser.add_argument("--timeout", type=float, default=300, help="global deadline, seconds")
     parser.add_argument("--deliver-timeout", type=float, default=30,
                         help="seconds to wait for the frame on every socket")
     parser.add_argument("--open-timeout", type=float, default=10,
@@ -298,169 +282,12 @@ def parse_args():
     parser.add_argument("--priority", default=None,
                         help="notification priority (default: the kind's, normal)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-server floor")
-    parser.add_argument("--keep-log", action="store_true", help="keep the server log file")
+    server_arguments(parser)
     args = parser.parse_args()
     args.web = args.web or os.cpu_count() or 1
     args.clients = args.clients or max(1, args.sockets // 2500)
     args.clients = max(1, min(args.clients, args.sockets))
     return args
-
-
-class Deadline:
-    def __init__(self, seconds: float):
-        self.at = time.monotonic() + seconds
-
-    def left(self, cap: float | None = None) -> float:
-        left = max(0.0, self.at - time.monotonic())
-        return left if cap is None else min(cap, left)
-
-    def check(self, what: str) -> None:
-        if self.left() <= 0:
-            raise TimeoutError(f"global deadline reached during {what}")
-
-
-class Run:
-    """Everything this run started, so that ``cleanup`` can take it all down again."""
-
-    def __init__(self):
-        self.honcho = None
-        self.tree = []  # psutil.Process of honcho's descendants, seen while it ran
-        self.children = []  # multiprocessing processes (clients, floor server)
-        self.database = None
-        self.redis_url = None
-        self.log_path = None
-        self.keep_log = False
-        self.cleaned = False
-
-    def remember_tree(self):
-        import psutil
-
-        if self.honcho is None:
-            return
-        try:
-            seen = {p.pid for p in self.tree}
-            self.tree += [p for p in psutil.Process(self.honcho.pid).children(recursive=True)
-                          if p.pid not in seen]
-        except psutil.Error:
-            pass
-
-    def stop_server(self):
-        import psutil
-
-        if self.honcho is None:
-            return
-        self.remember_tree()
-        if self.honcho.poll() is None:
-            try:
-                os.killpg(self.honcho.pid, signal.SIGTERM)  # honcho stops its processes
-            except ProcessLookupError:
-                pass
-            try:
-                self.honcho.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        for proc in [*self.tree]:
-            try:
-                if proc.is_running():
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)  # honcho starts each in a session
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                    proc.kill()
-            except psutil.Error:
-                pass
-        try:
-            os.killpg(self.honcho.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.honcho.wait(5)
-        psutil.wait_procs(self.tree, timeout=5)
-        self.honcho = None
-
-    def stop_children(self):
-        for child in self.children:
-            if child.is_alive():
-                child.terminate()
-        for child in self.children:
-            child.join(3)
-            if child.is_alive():
-                child.kill()
-                child.join(2)
-        self.children = []
-
-    def cleanup(self):
-        if self.cleaned:
-            return
-        self.cleaned = True
-        # A second Ctrl-C must not leave processes, the database or the Redis db behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for step in (self.stop_children, self.stop_server, self.drop_database, self.flush_redis):
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - the other steps must still run
-                print(f"cleanup: {step.__name__} failed: {exc!r}", file=sys.stderr)
-        if self.log_path and not self.keep_log:
-            Path(self.log_path).unlink(missing_ok=True)
-
-    def drop_database(self):
-        if not self.database:
-            return
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(self.database)
-        self.database = None
-
-    def flush_redis(self):
-        if self.redis_url:
-            import redis
-
-            redis.Redis.from_url(self.redis_url).flushdb()
-
-
-def _maintenance_connection():
-    import psycopg
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    params = {"dbname": "postgres", "user": db.get("USER"), "password": db.get("PASSWORD"),
-              "host": db.get("HOST"), "port": db.get("PORT")}
-    return psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True)
-
-
-def drop_database(name: str) -> None:
-    from psycopg import sql
-
-    with _maintenance_connection() as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def check_environment():
-    database_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
-        sys.exit("bench/sockets.py needs DATABASE_URL (PostgreSQL) and REDIS_URL, e.g.\n"
-                 "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_sockets "
-                 "REDIS_URL=redis://127.0.0.1:6379/10")
-    db, rd = urlsplit(database_url), urlsplit(redis_url)
-    if db.hostname not in LOOPBACK or rd.hostname not in LOOPBACK:
-        sys.exit("bench/sockets.py runs on loopback only: PostgreSQL and Redis on 127.0.0.1.")
-    name = db.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"database {name!r}: the benchmark drops its database, so its name must "
-                 "contain 'bench'.")
-    if rd.path.strip("/") in ("", "0"):
-        sys.exit("REDIS_URL must name a Redis db of its own (not 0): the benchmark flushes it.")
-    return name, redis_url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def setup_database(count: int):
@@ -496,77 +323,6 @@ def setup_database(count: int):
     Session.objects.bulk_create(sessions, batch_size=5000)
     cookie = settings.SESSION_COOKIE_NAME
     return [f"{cookie}={session.session_key}" for session in sessions]
-
-
-def start_server(run: Run, args, port: int, deadline: Deadline) -> None:
-    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "WEB_PROCESSES": str(args.web),
-           "PYTHONUNBUFFERED": "1"}
-    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-    fd, run.log_path = tempfile.mkstemp(prefix="herald-sockets-", suffix=".log")
-    with os.fdopen(fd, "wb") as log:
-        run.honcho = subprocess.Popen(
-            [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=lambda: die_with_parent(signal.SIGTERM),
-        )
-    live = f"http://127.0.0.1:{port}/health/live"
-    web_ready = worker_ready = False
-    wait = deadline.left(120)
-    stop_at = time.monotonic() + wait
-    while time.monotonic() < stop_at:
-        if run.honcho.poll() is not None:
-            raise RuntimeError(f"honcho exited ({run.honcho.returncode}); see {run.log_path}")
-        if not web_ready:
-            try:
-                with urllib.request.urlopen(live, timeout=2) as response:
-                    web_ready = response.status == 200
-            except OSError:
-                pass
-        if not worker_ready:
-            worker_ready = " ready." in Path(run.log_path).read_text(errors="replace")
-        if web_ready and worker_ready:
-            run.remember_tree()
-            return
-        time.sleep(0.25)
-    raise TimeoutError(f"server not ready after {wait:.0f} s (web={web_ready}, "
-                       f"worker={worker_ready}); see {run.log_path}")
-
-
-def listening_ports(proc) -> set[int]:
-    import psutil
-
-    return {c.laddr.port for c in proc.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr}
-
-
-def web_processes(run: Run, port: int) -> list:
-    """honcho's descendants running ``manage.py serve`` or daphne that listen on a TCP port.
-
-    Those on the benchmark's port first; if none listens there (a proxy in front), those that
-    listen anywhere. A supervisor holding the socket for its children serves nothing itself.
-    """
-    import psutil
-
-    listeners = {}
-    for proc in psutil.Process(run.honcho.pid).children(recursive=True):
-        try:
-            cmdline = " ".join(proc.cmdline())
-            if ("manage.py" in cmdline and " serve" in cmdline) or "daphne" in cmdline:
-                ports = listening_ports(proc)
-                if ports:
-                    listeners[proc] = ports
-        except psutil.Error:
-            continue
-    candidates = [proc for proc, ports in listeners.items() if port in ports] or list(listeners)
-    pids = {proc.pid for proc in candidates}
-    leaves = []
-    for proc in candidates:
-        try:
-            if not any(child.pid in pids for child in proc.children(recursive=True)):
-                leaves.append(proc)
-        except psutil.Error:
-            continue
-    return leaves or candidates
 
 
 def socket_counts(procs: list) -> dict[int, int]:
@@ -689,18 +445,6 @@ def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, toke
     return pipes, {"connected": connected, "handshake_ms": handshakes}
 
 
-def receive(pipe, kind: str, limit: float):
-    """The next message of ``kind`` from a client pipe, or None past ``limit`` (monotonic)."""
-    try:
-        while pipe.poll(max(0.0, limit - time.monotonic())):
-            message = pipe.recv()
-            if message[0] == kind:
-                return message[1] if len(message) > 1 else True
-    except (EOFError, OSError):
-        return None
-    return None
-
-
 def collect_frames(pipes, sent_at: float, deadline: Deadline, wait_s: float):
     stop_ts = time.time() + deadline.left(wait_s)
     for pipe in pipes:
@@ -742,50 +486,6 @@ def print_delivery(label: str, result: dict) -> None:
         print(f"{label}: sockets closed by the server (close codes): {dict(result['closes'])}")
 
 
-def drain_worker(deadline: Deadline, cap: float) -> float | None:
-    """Wait until the broker's queues are empty and the worker runs no task; seconds or None.
-
-    Stopping the worker in the middle of a push would log its own errors and hide the product's.
-    """
-    from django.conf import settings
-    from kombu.exceptions import ChannelError
-
-    from config.celery import app
-
-    def waiting(channel, name) -> int:
-        try:
-            return channel.queue_declare(name, passive=True).message_count
-        except ChannelError:  # never used, so nothing waits in it
-            return 0
-
-    began = time.monotonic()
-    stop_at = began + deadline.left(cap)
-    while time.monotonic() < stop_at:
-        with app.connection_for_read() as conn:
-            queued = sum(waiting(conn.default_channel, name)
-                         for name in settings.CELERY_TASK_QUEUES_BY_PRIORITY)
-        if not queued:
-            active = app.control.inspect(timeout=1.0).active() or {}
-            if not any(active.values()):
-                return time.monotonic() - began
-        time.sleep(0.5)
-    return None
-
-
-def server_errors(log_path: str, upto: int | None = None) -> tuple[int, list[str], int]:
-    """Error lines, a few distinct ones (without honcho's prefix), and WARNING lines.
-
-    ``upto``: only the log's first bytes (what was written before the server was stopped).
-    """
-    with open(log_path, "rb") as log:
-        text = log.read(upto if upto is not None else -1).decode(errors="replace")
-    lines = text.splitlines()
-    matched = [line for line in lines if ERROR_LINE.search(line)]
-    distinct = list(dict.fromkeys(re.sub(r"^\S+ \S+\s*\| ", "", line).strip()[:200]
-                                  for line in matched))
-    return len(matched), distinct[:8], sum(" WARNING " in line for line in lines)
-
-
 def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: dict) -> None:
     import psutil
     from django.contrib.auth import get_user_model
@@ -805,7 +505,7 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
 
     port = free_port()
     began = time.perf_counter()
-    start_server(run, args, port, deadline)
+    start_server(run, args.web, port, deadline)
     procs = web_processes(run, port)
     summary["web"] = len(procs)
     print(f"server: honcho -f Procfile on 127.0.0.1:{port}, WEB_PROCESSES={args.web}, ready in "
@@ -922,7 +622,7 @@ def floor_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: di
 
 def main():
     args = parse_args()
-    database, redis_url = check_environment()
+    database, redis_url = check_environment("sockets.py")
     hard = raise_nofile_limit()
     deadline = Deadline(args.timeout)
     run = Run()
@@ -931,27 +631,6 @@ def main():
     summary = {"web": 0, "connected": 0, "lost": 0, "dup": 0, "p50": float("nan"),
                "p99": float("nan"), "kb_per_socket": float("nan"), "floor_p99": float("nan"),
                "errors": 0}
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    # Also when started in the background by a shell, which leaves SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    # The deadline interrupts a step that hangs; the second timer is the last resort.
-    alarm = threading.Timer(args.timeout + 5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    alarm.daemon = True
-    alarm.start()
-
-    def last_resort():
-        print("bench/sockets.py: cleanup did not finish, killing what it started", file=sys.stderr)
-        run.stop_children()
-        run.stop_server()
-        os._exit(3)
-
-    backstop = threading.Timer(args.timeout + 90, last_resort)
-    backstop.daemon = True
-    backstop.start()
 
     import multiprocessing
 
@@ -963,14 +642,12 @@ def main():
     from django.conf import settings
 
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, Python "
-          f"{platform.python_version()}, open files limit {hard}")
+    print(machine_line(f", open files limit {hard}"))
     print(f"layer: {settings.CHANNEL_LAYERS['default']['BACKEND']}; database {database}, "
           f"redis {redis_url}")
     token = uuid.uuid4().hex
-    status = 0
-    try:
+
+    def measure():
         import redis
 
         redis.Redis.from_url(redis_url).flushdb()
@@ -980,26 +657,15 @@ def main():
         if not args.no_floor:
             deadline.check("the floor")
             floor_phase(run, ctx, args, deadline, token, summary)
-    except KeyboardInterrupt as exc:
-        print(f"interrupted ({str(exc) or 'Ctrl-C'}): cleaning up", file=sys.stderr)
-        status = 130
-    except Exception as exc:  # noqa: BLE001 - report what was measured, then clean up
-        print(f"failed: {exc!r}", file=sys.stderr)
-        status = 1
-    finally:
-        if run.log_path and run.honcho is not None and status:
+
+    def count_errors():
+        if run.log_path and run.honcho is not None:
             try:
                 summary["errors"] = server_errors(run.log_path)[0]
             except OSError:
                 pass
-        if status and run.log_path:
-            run.keep_log = True
-            print(f"server log kept: {run.log_path}", file=sys.stderr)
-        elif args.keep_log and run.log_path:
-            print(f"server log kept: {run.log_path}")
-        alarm.cancel()
-        run.cleanup()
-        backstop.cancel()
+
+    status = guarded("sockets.py", args.timeout, run, measure, on_failure=count_errors)
     floor = summary["floor_p99"]
     if summary["p99"] == summary["p99"] and floor == floor and floor > 0:
         print(f"herald p99 / floor p99: {summary['p99'] / floor:.1f}x (frames on "

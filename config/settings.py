@@ -136,6 +136,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A pool of connections per process (psycopg's, PostgreSQL only), for the web processes: Django
+# under ASGI runs each HTTP request's sync code on a thread of its own, so a persistent connection
+# is never reused there, and each request paid a new connection while the old ones lingered
+# until PostgreSQL ran out of slots. The Procfile's web line turns it on; 0 = no pool.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)
+if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_MAX_SIZE), "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Threads of the embedded worker and the web server share one file: wait for locks.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -6,9 +6,9 @@ one after another, with a health-check query before each on a persistent connect
 reconnect storm (a deploy restarts a web process and every page reconnects) that queue grows past
 daphne's handshake timeout and then every handshake fails. Here the session cookie is resolved to
 a user (``user_for_session``: the session row, then the user row, the checks Django's
-``get_user`` makes) in one call on ``WEBSOCKET_DB_THREADS`` threads, each keeping its database
-connection (``CONN_MAX_AGE``), and the consumer gets ``scope["user"]`` and
-``scope["session_key"]``. Consumers' own database reads use ``in_db_pool``.
+``get_user`` makes) in one call on ``WEBSOCKET_DB_THREADS`` threads, on connections kept by the
+process (its pool, ``DATABASE_POOL_MAX_SIZE``, or ``CONN_MAX_AGE`` per thread without one), and
+the consumer gets ``scope["user"]`` and ``scope["session_key"]``. Consumers' own database reads use ``in_db_pool``.
 """
 
 from concurrent.futures import ThreadPoolExecutor

@@ -111,16 +111,25 @@ def incr_existing_many(template: str, ids: list[int], delta: int) -> list[int | 
     return results
 
 
-def incr_window_many(template: str, ids: list[int], *, ttl: int, above: int) -> dict[int, int]:
+def incr_window_positions(
+    template: str, ids: list[int], *, ttl: int, above: int
+) -> dict[int, int]:
     """Add 1 to each key ``template.format(id)``, starting a window of ``ttl`` seconds for a new
-    key. Returns {id: new value} for the keys whose value is now above ``above``."""
+    key; an id may repeat (counted each time). Returns {position in ``ids``: the value after that
+    increment} for the increments that went above ``above``."""
     if not ids:
         return {}
     if _redis_client() is not None:
-        pairs = _run_script(_INCR_WINDOW, template, ids, ttl, above)
-        return {ids[position - 1]: value for position, value in zip(pairs[::2], pairs[1::2])}
+        results = {}
+        for start in range(0, len(ids), BATCH):
+            # The script numbers the positions of its own chunk from 1.
+            pairs = _run_script(_INCR_WINDOW, template, ids[start : start + BATCH], ttl, above)
+            results.update(
+                {start + position - 1: value for position, value in zip(pairs[::2], pairs[1::2])}
+            )
+        return results
     results = {}
-    for id_ in ids:
+    for position, id_ in enumerate(ids):
         key = template.format(id_)
         cache.add(key, 0, ttl)
         try:
@@ -129,7 +138,7 @@ def incr_window_many(template: str, ids: list[int], *, ttl: int, above: int) -> 
             cache.set(key, 1, ttl)
             value = 1
         if value > above:
-            results[id_] = value
+            results[position] = value
     return results
 
 

@@ -16,7 +16,13 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import APIKeyHeader, HttpBearer
 
 from notifications.api import devices, selectors, services
-from notifications.api.schemas import Error, NotificationCreated, NotificationIn
+from notifications.api.schemas import (
+    Error,
+    NotificationBulkCreated,
+    NotificationBulkIn,
+    NotificationCreated,
+    NotificationIn,
+)
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 150
 
@@ -142,32 +148,20 @@ def idempotency_conflict(request, exc):
     )
 
 
-@api.post(
-    "/notifications",
-    response={201: NotificationCreated, 400: Error, 401: Error, 403: Error, 409: Error, 429: Error},
-    summary="Notify users",
-    operation_id="notifications_create",
-)
-def create_notification(
-    request,
-    payload: NotificationIn,
-    idempotency_key: str = Header(
+def _idempotency_key_header():
+    return Header(
         ...,
         alias="Idempotency-Key",
         max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
         description="Unique per logical request: a retry with the same key and body is answered "
         "with the first result and creates nothing new.",
-    ),
-):
-    """Create one notification per recipient (see the kinds catalogue) and deliver it on every
-    channel the recipient has on. Retrying with the same `Idempotency-Key` is safe."""
+    )
+
+
+def _sent(request, send, **arguments):
+    """The response for ``send(api_key=…, body=…, **arguments)``: the answer, or its 400/403."""
     try:
-        result = services.api_notification_send(
-            api_key=request.auth,
-            idempotency_key=idempotency_key,
-            payload=payload,
-            body=json.loads(request.body),
-        )
+        result = send(api_key=request.auth, body=json.loads(request.body), **arguments)
     except services.ScopeRefused as refused:
         return _error(request, 403, str(refused))
     except services.UnknownSubject as unknown:
@@ -176,6 +170,45 @@ def create_notification(
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+ANSWERS = {400: Error, 401: Error, 403: Error, 409: Error, 429: Error}
+
+
+@api.post(
+    "/notifications",
+    response={201: NotificationCreated, **ANSWERS},
+    summary="Notify users",
+    operation_id="notifications_create",
+)
+def create_notification(
+    request, payload: NotificationIn, idempotency_key: str = _idempotency_key_header()
+):
+    """Create one notification per recipient (see the kinds catalogue) and deliver it on every
+    channel the recipient has on. Retrying with the same `Idempotency-Key` is safe."""
+    return _sent(
+        request, services.api_notification_send,
+        idempotency_key=idempotency_key, payload=payload,
+    )
+
+
+@api.post(
+    "/notifications/bulk",
+    response={201: NotificationBulkCreated, **ANSWERS},
+    summary="Notify users: many notifications at once",
+    operation_id="notifications_create_bulk",
+)
+def create_notifications_bulk(
+    request, payload: NotificationBulkIn, idempotency_key: str = _idempotency_key_header()
+):
+    """Up to 1,000 notifications, each as `POST /notifications` takes it, in
+    one request under one `Idempotency-Key`: all are stored or none (a refused or invalid one
+    fails the request, naming its place, e.g. `notifications[3]`). A notification without a
+    `dedupe_key` is deduplicated by the `Idempotency-Key` and its place in the list."""
+    return _sent(
+        request, services.api_notifications_send_many,
+        idempotency_key=idempotency_key, payloads=payload.notifications,
+    )
 
 
 # The phone app's device registration (session or device secret, not API keys).

@@ -4,7 +4,7 @@ import json
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from notifications.kinds import KINDS
 from notifications.links import is_safe_url
@@ -25,7 +25,9 @@ def _depth(value, level: int = 1) -> int:
     return level - 1
 
 
-class NotificationIn(Schema):
+# The request bodies are plain pydantic models: ninja's Schema adds a validator for reading ORM
+# objects that an input never needs, and it took a third of a 1,000-notification request's time.
+class NotificationIn(BaseModel):
     """One notification for many recipients: user ids, the followers of a topic, or both."""
 
     model_config = ConfigDict(extra="forbid")
@@ -112,6 +114,32 @@ class NotificationIn(Schema):
         return self
 
 
+MAX_BULK_NOTIFICATIONS = 1000
+
+
+class NotificationBulkIn(BaseModel):
+    """Many notifications in one request, each as the single endpoint takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notifications: list[NotificationIn] = Field(
+        min_length=1,
+        max_length=MAX_BULK_NOTIFICATIONS,
+        description=f"1 to {MAX_BULK_NOTIFICATIONS} notifications; at most {MAX_RECIPIENTS} "
+        "recipient ids in all.",
+    )
+
+    @model_validator(mode="after")
+    def recipients_bounded(self):
+        total = sum(len(notification.recipients) for notification in self.notifications)
+        if total > MAX_RECIPIENTS:
+            raise ValueError(
+                f"the notifications name {total} recipient ids in all; the limit is "
+                f"{MAX_RECIPIENTS}"
+            )
+        return self
+
+
 class NotificationCreated(Schema):
     created: int = Field(description="Notifications stored (one per recipient).")
     duplicates: int = Field(description="Recipients who already had this dedupe key.")
@@ -121,3 +149,11 @@ class NotificationCreated(Schema):
 class Error(Schema):
     detail: str
     errors: list[dict[str, Any]] | None = None
+
+
+class NotificationBulkCreated(Schema):
+    created: int = Field(description="Notifications stored, all requests together.")
+    duplicates: int = Field(description="Recipients who already had their dedupe key.")
+    results: list[NotificationCreated] = Field(
+        description="One per notification of the request, in its order."
+    )

@@ -22,24 +22,30 @@ def api_key_for(*, raw_key: str) -> ApiKey | None:
     return api_key
 
 
-def api_scope_refusal(
-    *, api_key: ApiKey, kind: str, priority: str | None, recipient_ids: list[int]
-) -> str:
-    """Why ``api_key`` may not send this (kind, urgency, recipients), or "" when it may."""
+def api_kind_refusal(*, api_key: ApiKey, kind: str, priority: str | None) -> str:
+    """Why ``api_key`` may not send this kind at this urgency, or "" when it may (no query)."""
     if api_key.kinds and kind not in api_key.kinds:
         return f"This API key may not send {kind!r} notifications (allowed: {', '.join(api_key.kinds)})"
     if (priority or KINDS[kind].priority) == Priority.URGENT and not api_key.allow_urgent:
         return "This API key may not send urgent notifications"
+    return ""
+
+
+def api_recipients_refusal(*, api_key: ApiKey, recipient_ids: list[int]) -> str:
+    """Why ``api_key`` may not notify these users (outside its recipient groups), or ""."""
+    if not recipient_ids:
+        return ""
     groups = list(api_key.recipient_groups.values_list("pk", flat=True))
-    if groups and recipient_ids:
-        members = set(
-            get_user_model()
-            .objects.filter(pk__in=recipient_ids, groups__in=groups)
-            .values_list("pk", flat=True)
-        )
-        outside = len(set(recipient_ids) - members)
-        if outside:
-            return f"{outside} recipients are outside this API key's recipient groups"
+    if not groups:
+        return ""
+    members = set(
+        get_user_model()
+        .objects.filter(pk__in=recipient_ids, groups__in=groups)
+        .values_list("pk", flat=True)
+    )
+    outside = len(set(recipient_ids) - members)
+    if outside:
+        return f"{outside} recipients are outside this API key's recipient groups"
     return ""
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from config.client_address import remote_addr
 
 from notifications.models import ApiIdempotencyRecord, ApiKey
 from notifications.selectors import subscribers
-from notifications.services import notify
+from notifications.services import NotifyRequest, notify_many
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -135,21 +136,11 @@ def request_fingerprint(payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def api_notification_create(
-    *,
-    api_key: ApiKey,
-    idempotency_key: str,
-    fingerprint: str,
-    kind: str,
-    recipient_ids: list[int],
-    topic: str | None,
-    subject,
-    context: dict,
-    priority: str | None,
-    url: str,
-    dedupe_key: str | None,
+def _idempotent(
+    *, api_key: ApiKey, idempotency_key: str, fingerprint: str, create: Callable[[], dict]
 ) -> ApiResult:
-    """notify() for an API client, exactly once per (API key, Idempotency-Key).
+    """``create()`` (which notifies and returns the answer's body) exactly once per (API key,
+    Idempotency-Key), in one transaction with the record of its answer.
 
     A repeat with the same body gets the first answer again (``replayed``); a repeat with another
     body raises ``IdempotencyConflict``. Two identical requests racing each other are serialised
@@ -180,67 +171,131 @@ def api_notification_create(
                 request_hash=fingerprint,
                 status_code=0,
             )
-
-        user_filter = Q(pk__in=recipient_ids)
-        if topic:
-            followers = subscribers(topic=topic, kind=kind)
-            groups = list(api_key.recipient_groups.all())
-            if groups:
-                followers = followers.filter(groups__in=groups)
-            user_filter |= Q(pk__in=followers.values("pk"))
-        result = notify(
-            kind=kind,
-            recipients=get_user_model().objects.filter(user_filter),
-            subject=subject,
-            context=context,
-            # Namespaced per key: another service (or Herald itself) cannot collide with it.
-            dedupe_key=f"api:{api_key.pk}:{dedupe_key or idempotency_key}",
-            priority=priority,
-            url=url,
-        )
-        body = {
-            "created": result.created,
-            "duplicates": result.duplicates,
-            "notification_ids": result.notification_ids,
-        }
+        body = create()
         record.status_code = 201
         record.response = body
         record.save(update_fields=["status_code", "response"])
     return ApiResult(201, body)
 
 
+def _notify_request(*, api_key: ApiKey, payload, subject, dedupe_key: str) -> NotifyRequest:
+    """The notify() arguments of one validated ``NotificationIn``.
+
+    Recipients named by id stay a list (requests of one kind then share one recipient query);
+    with a topic they are a queryset that also takes the topic's followers (within the key's
+    recipient groups, when it has any).
+    """
+    recipients = list(payload.recipients)
+    if payload.topic:
+        followers = subscribers(topic=payload.topic, kind=payload.kind)
+        groups = list(api_key.recipient_groups.all())
+        if groups:
+            followers = followers.filter(groups__in=groups)
+        recipients = get_user_model().objects.filter(
+            Q(pk__in=recipients) | Q(pk__in=followers.values("pk"))
+        )
+    return NotifyRequest(
+        kind=payload.kind,
+        recipients=recipients,
+        subject=subject,
+        context=payload.context,
+        # Namespaced per key: another service (or Herald itself) cannot collide with it.
+        dedupe_key=f"api:{api_key.pk}:{payload.dedupe_key or dedupe_key}",
+        priority=payload.priority,
+        url=payload.url,
+    )
+
+
+def _answer(result) -> dict:
+    return {
+        "created": result.created,
+        "duplicates": result.duplicates,
+        "notification_ids": result.notification_ids,
+    }
+
+
+def _checked_subjects(*, api_key: ApiKey, payloads: list, label) -> list:
+    """Each payload's subject object, after checking the key's scopes for all of them (one
+    query for the recipient groups). ``label(index)`` prefixes a message with the payload's
+    place. Raises ``ScopeRefused`` or ``UnknownSubject``."""
+    from notifications.api.selectors import api_kind_refusal, api_recipients_refusal, subject_for
+
+    for index, payload in enumerate(payloads):
+        refusal = api_kind_refusal(api_key=api_key, kind=payload.kind, priority=payload.priority)
+        if refusal:
+            raise ScopeRefused(label(index) + refusal)
+    refusal = api_recipients_refusal(
+        api_key=api_key,
+        recipient_ids=sorted({user_id for payload in payloads for user_id in payload.recipients}),
+    )
+    if refusal:
+        raise ScopeRefused(refusal)
+    subjects, found = [], {}
+    for index, payload in enumerate(payloads):
+        subject = None
+        if payload.subject:
+            if payload.subject not in found:
+                found[payload.subject] = subject_for(reference=payload.subject)
+            subject = found[payload.subject]
+            if subject is None:
+                raise UnknownSubject(f"{label(index)}Unknown subject {payload.subject!r}")
+        subjects.append(subject)
+    return subjects
+
+
 def api_notification_send(
     *, api_key: ApiKey, idempotency_key: str, payload, body: dict
 ) -> ApiResult:
-    """``api_notification_create`` for a validated ``NotificationIn`` and the body it came from
-    (the fingerprint). Shared by the HTTP API and GraphQL's ``sendNotification``.
+    """notify() for an API client's validated ``NotificationIn`` and the body it came from (the
+    fingerprint), exactly once per (API key, Idempotency-Key). Shared by the HTTP API and
+    GraphQL's ``sendNotification``.
 
     Raises ``ScopeRefused`` (the key may not send this), ``UnknownSubject`` and
     ``IdempotencyConflict``.
     """
-    from notifications.api.selectors import api_scope_refusal, subject_for
-
-    refusal = api_scope_refusal(
-        api_key=api_key, kind=payload.kind, priority=payload.priority,
-        recipient_ids=payload.recipients,
+    (subject,) = _checked_subjects(api_key=api_key, payloads=[payload], label=lambda index: "")
+    request = _notify_request(
+        api_key=api_key, payload=payload, subject=subject, dedupe_key=idempotency_key
     )
-    if refusal:
-        raise ScopeRefused(refusal)
-    subject = None
-    if payload.subject:
-        subject = subject_for(reference=payload.subject)
-        if subject is None:
-            raise UnknownSubject(f"Unknown subject {payload.subject!r}")
-    return api_notification_create(
+    return _idempotent(
         api_key=api_key,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(body),
-        kind=payload.kind,
-        recipient_ids=payload.recipients,
-        topic=payload.topic,
-        subject=subject,
-        context=payload.context,
-        priority=payload.priority,
-        url=payload.url,
-        dedupe_key=payload.dedupe_key,
+        create=lambda: _answer(notify_many([request])[0]),
+    )
+
+
+def api_notifications_send_many(
+    *, api_key: ApiKey, idempotency_key: str, payloads: list, body: dict
+) -> ApiResult:
+    """``api_notification_send`` for many ``NotificationIn`` under one Idempotency-Key, all or
+    nothing, through one ``notify_many``. A notification without its own ``dedupe_key`` gets the
+    Idempotency-Key and its position, so two of them for one recipient are two notifications.
+
+    The answer has one result per notification, in order, and the totals.
+    """
+    subjects = _checked_subjects(
+        api_key=api_key, payloads=payloads, label=lambda index: f"notifications[{index}]: "
+    )
+    requests = [
+        _notify_request(
+            api_key=api_key, payload=payload, subject=subject,
+            dedupe_key=f"{idempotency_key}#{index}",
+        )
+        for index, (payload, subject) in enumerate(zip(payloads, subjects))
+    ]
+
+    def create() -> dict:
+        results = [_answer(result) for result in notify_many(requests)]
+        return {
+            "created": sum(result["created"] for result in results),
+            "duplicates": sum(result["duplicates"] for result in results),
+            "results": results,
+        }
+
+    return _idempotent(
+        api_key=api_key,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(body),
+        create=create,
     )

@@ -29,7 +29,7 @@ def raw_key(db):
     request_finished.connect(close_old_connections)
 
 
-@schema.include(path="/api/v1/notifications").parametrize()
+@schema.include(path=["/api/v1/notifications", "/api/v1/notifications/bulk"]).parametrize()
 @settings(
     max_examples=40, deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
