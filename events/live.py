@@ -74,12 +74,21 @@ def render_row(event: Event) -> str:
     return render_to_string("events/_event_row.html", {"event": event, "oob": True})
 
 
+# Registrations listed on the organizer's event page (and in each live re-render); the rest are
+# on the paged registrations view, so a large event costs the page and its socket the same.
+ATTENDEES_ON_PAGE = 50
+
+
 def page_context(*, user, event: Event) -> dict:
     """What the event page shows one viewer, page and socket alike (``event`` from
-    ``event_get``)."""
+    ``event_get``, whose counts say how many registrations are not listed)."""
     panel = selectors.event_panel(user=user, event=event)
-    attendees = selectors.event_attendees(event=event) if panel.can_manage else None
-    return {"event": event, "panel": panel, "attendees": attendees}
+    context = {"event": event, "panel": panel, "attendees": None}
+    if panel.can_manage:
+        attendees = list(selectors.event_attendees(event=event)[:ATTENDEES_ON_PAGE])
+        active = event.confirmed_count + event.waitlisted_count
+        context.update(attendees=attendees, attendees_more=max(active - len(attendees), 0))
+    return context
 
 
 def render_page_parts(*, user, event_id: int, csrf_token: str = "") -> str:
