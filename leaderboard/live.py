@@ -24,7 +24,7 @@ BOARD_TEMPLATE = "leaderboard/board.html"
 
 
 def broadcast_interval() -> int:
-    return max(1, int(getattr(settings, "LEADERBOARD_BROADCAST_INTERVAL", 1)))
+    return max(1, settings.LEADERBOARD_BROADCAST_INTERVAL)
 
 
 def broadcast_schedule() -> bool:

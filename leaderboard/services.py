@@ -453,7 +453,7 @@ def _publish(user_id: int, total: int, in_top: bool) -> None:
 
 
 def _rank_window() -> int:
-    return int(getattr(settings, "LEADERBOARD_RANK_NOTIFY_WINDOW", 600))
+    return settings.LEADERBOARD_RANK_NOTIFY_WINDOW
 
 
 def _notify_rank_changes(change: ScoreChange, others: list[tuple[int, int]]) -> None:
