@@ -8,11 +8,14 @@ event's ``state`` as data (place, time, status, places left), read once per chan
 GraphQL ``eventUpdated`` subscribers, who then need no query of their own.
 """
 
+from functools import partial
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from config.celery import enqueue
 from events import selectors
 from events.models import Event
 
@@ -26,10 +29,8 @@ def event_group(event_id: int) -> str:
 
 def changed_on_commit(*, event_id: int) -> None:
     """Queue the broadcast of an event's change once the caller's transaction commits."""
-    from events import tasks  # tasks import services, which import this module
-
     transaction.on_commit(
-        lambda: tasks.broadcast_event_change.apply_async(args=[event_id], queue="urgent")
+        partial(enqueue, "events.broadcast_event_change", [event_id], queue="urgent")
     )
 
 

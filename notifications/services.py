@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
@@ -23,7 +24,8 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRe
 from django.template.loader import select_template
 from django.utils import timezone
 
-from notifications import bulk, counters
+from config.celery import enqueue
+from notifications import bulk, counters, push
 from operations import metrics
 from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
@@ -463,14 +465,15 @@ def _fan_out(
     )
     # The rows are committed and are the record: a broker or Redis failure here is logged, not
     # raised into the caller's response; the relay redoes what did not go out.
-    transaction.on_commit(lambda: _send_owed(owed, relay_id=relay.pk), robust=True)
+    transaction.on_commit(partial(_send_owed, owed, relay_id=relay.pk), robust=True)
     silenced_count = len(in_app_recipients) - len(toast_ids)
     in_app_limited = sum(
         1 for notification_id, user_id in created
         if notification_id in rate_limited and channels_of[user_id][0]
     ) if rate_limited else 0
     transaction.on_commit(
-        lambda: metrics.notifications_created(
+        partial(
+            metrics.notifications_created,
             kind=kind,
             priority=priority,
             created=len(created),
@@ -509,8 +512,7 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
     """Badges, toasts, provider deliveries and rate-limit summaries, each step on its own: a
     failing one (Redis, the broker) is logged and the others still run. When all went out the
     relay row is deleted; otherwise it stays for the relay. Returns whether all went out."""
-    from notifications import tasks
-    from notifications.delivery import enqueue_deliveries
+    from notifications.delivery import enqueue_deliveries  # delivery.services imports this module
 
     queue = queue_for(work.priority)
 
@@ -523,14 +525,14 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
 
     def toasts_step():
         for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
-            tasks.push_in_app.apply_async(args=[ids], queue=queue)
+            enqueue("notifications.tasks.push_in_app", [ids], queue=queue)
 
     def badges_step():
         # Rows stored silently (quiet hours, rate limit) make no toast, but open pages' badges
         # still show the new count.
         silent_recipients = sorted(set(work.in_app_recipients) - set(work.toast_recipients))
         for user_ids in _chunks(silent_recipients, PUSH_BATCH_SIZE):
-            tasks.push_badges.apply_async(args=[user_ids], queue=queue_for(Priority.LOW))
+            enqueue("notifications.tasks.push_badges", [user_ids], queue=queue_for(Priority.LOW))
 
     def deliveries_step():
         if work.due_delivery_ids:
@@ -540,7 +542,8 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
         if work.first_over:
             window = rate_limit_window(work.now)
             window_end = (window + 1) * _rate_limit_settings()[1]
-            tasks.send_rate_limit_summaries.apply_async(
+            enqueue(
+                "notifications.tasks.send_rate_limit_summaries",
                 kwargs={"kind": work.kind, "user_ids": work.first_over, "window": window},
                 countdown=max(0, window_end - int(timezone.now().timestamp())),
                 queue="default",
@@ -675,17 +678,15 @@ def _unread_changed(user_id: int, delta: int, *, recount: bool = False) -> None:
     refresh the badge on open pages."""
     if not delta and not recount:
         return
+    transaction.on_commit(partial(_apply_unread_change, user_id, delta, recount), robust=True)
 
-    def apply():
-        from notifications import push
 
-        if recount:
-            counters.forget_unread(user_id)
-        else:
-            counters.adjust_unread_many({user_id: delta})
-        push.push_badges([user_id])
-
-    transaction.on_commit(apply, robust=True)
+def _apply_unread_change(user_id: int, delta: int, recount: bool) -> None:
+    if recount:
+        counters.forget_unread(user_id)
+    else:
+        counters.adjust_unread_many({user_id: delta})
+    push.push_badges([user_id])
 
 
 def notification_mark_read(*, user, notification_id: int) -> bool:
