@@ -313,8 +313,8 @@ def drain_worker(deadline: Deadline, cap: float) -> float | None:
     stop_at = began + deadline.left(cap)
     while time.monotonic() < stop_at:
         with app.connection_for_read() as conn:
-            queued = sum(waiting(conn.default_channel, name)
-                         for name in settings.CELERY_TASK_QUEUES_BY_PRIORITY)
+            queued = sum(waiting(conn.default_channel, queue.name)
+                         for queue in app.conf.task_queues)
         if not queued:
             active = app.control.inspect(timeout=1.0).active() or {}
             if not any(active.values()):

@@ -1,10 +1,16 @@
 """Refuse oversized HTTP request bodies before they are buffered.
 
-Django's ASGI handler reads the whole body (to a temporary file past 2.5 MB) before any view or
-``DATA_UPLOAD_MAX_MEMORY_SIZE`` check runs, and daphne accepts a body of any size. This
-middleware sits in front of it: a ``Content-Length`` over ``REQUEST_MAX_BODY_BYTES`` is answered
-413 without reading a byte, and a body without one (chunked) is counted chunk by chunk and
-answered 413 as soon as it passes the limit. Bodies within the limit are handed on unchanged.
+Two layers, both at ``REQUEST_MAX_BODY_BYTES``:
+
+- In daphne (``config.daphne_body_limit``, installed by ``manage.py serve``): twisted stores a
+  request's whole body (in memory, or a temporary file past 100 KB) before daphne hands the ASGI
+  application its first byte, so the check has to run while the body arrives. ``BodyLimitedRequest`` answers a
+  ``Content-Length`` over the limit with 413 as soon as the headers are in, and a body without
+  one (chunked) as soon as it passes the limit, and closes the connection unread.
+- In the ASGI application (``RequestBodyLimitMiddleware``), for any other ASGI server: Django's
+  handler reads the whole body before any view or ``DATA_UPLOAD_MAX_MEMORY_SIZE`` check runs.
+  A ``Content-Length`` over the limit is answered 413 without reading a byte, and a chunked body
+  as soon as it passes the limit. Bodies within the limit are handed on unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +19,11 @@ import json
 from collections import deque
 
 from django.conf import settings
+
+
+def refusal_body(limit: int) -> bytes:
+    """The 413's JSON body, naming the limit."""
+    return json.dumps({"detail": f"Request body too large: the limit is {limit} bytes."}).encode()
 
 
 class RequestBodyLimitMiddleware:
@@ -46,9 +57,7 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(send, limit: int) -> None:
-        body = json.dumps(
-            {"detail": f"Request body too large: the limit is {limit} bytes."}
-        ).encode()
+        body = refusal_body(limit)
         await send(
             {
                 "type": "http.response.start",

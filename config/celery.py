@@ -13,3 +13,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Queues by priority: a worker started with `-Q urgent` never waits behind a bulk fan-out.
 app.conf.task_queues = [Queue(name) for name in ("urgent", "default", "bulk")]
 app.autodiscover_tasks()
+
+
+def enqueue(task_name: str, args=(), kwargs=None, **options):
+    """Send the task registered as ``task_name`` with Celery's ``apply_async`` options (``queue``,
+    ``countdown``, ``eta``); eagerly under ``CELERY_TASK_ALWAYS_EAGER``.
+
+    Services name the tasks they queue instead of importing ``tasks.py``: a task takes ids and
+    calls a service, so ``tasks.py`` imports the services and the dependency runs one way only.
+    Every app's tasks are registered when Django starts (``config.apps``), so an unknown name
+    raises ``celery.exceptions.NotRegistered`` here, in the caller, not in a worker later.
+    After commit: ``transaction.on_commit(partial(enqueue, "app.task", [id], queue=...))``.
+    """
+    return app.tasks[task_name].apply_async(args, kwargs, **options)

@@ -45,6 +45,7 @@ EMBEDDED_MODE = not REDIS_URL
 # development mode only; a services-mode process that forgets DEBUG runs without them.
 DEBUG = env_bool("DEBUG", default=EMBEDDED_MODE)
 
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-only-for-embedded-debug-mode"
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG and EMBEDDED_MODE):
@@ -52,7 +53,7 @@ if not SECRET_KEY:
             "SECRET_KEY must be set when DEBUG is off or REDIS_URL is set (services mode); "
             "`make run` keeps one in .secret_key."
         )
-    SECRET_KEY = "insecure-development-key-only-for-embedded-debug-mode"
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 # Trust X-Forwarded-Proto (or the header named here) only behind a proxy that sets it:
@@ -117,7 +118,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "notifications.delivery.context_processors.webpush",
             ],
         },
     },
@@ -220,7 +220,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_BY_PRIORITY = ("urgent", "default", "bulk")
+# Tasks whose queue never changes. The pipeline's own tasks (pushes, deliveries, broadcasts) take
+# the queue of the notification's priority at the call (notifications.delivery.policy.queue_for).
+CELERY_TASK_ROUTES = {
+    "events.broadcast_event_change": {"queue": "urgent"},  # open pages see an edit at once
+    "leaderboard.tasks.game_broadcast": {"queue": "urgent"},
+    "leaderboard.tasks.leaderboard_broadcast": {"queue": "urgent"},
+    "leaderboard.tasks.leaderboard_rebuild": {"queue": "bulk"},
+    "notifications.delivery.send_email_digest": {"queue": "bulk"},
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -240,6 +248,14 @@ LEADERBOARD_LLM_TIMEOUT = env_int("LEADERBOARD_LLM_TIMEOUT", 30)
 # scoring attempts (visible in the admin, which can queue it again).
 LEADERBOARD_SCORING_STALE_SECONDS = env_int("LEADERBOARD_SCORING_STALE_SECONDS", 1800)
 LEADERBOARD_SCORING_MAX_ATTEMPTS = env_int("LEADERBOARD_SCORING_MAX_ATTEMPTS", 12)
+# Open leaderboard pages get the top 10 at most once per this many seconds, however many submits.
+LEADERBOARD_BROADCAST_INTERVAL = env_int("LEADERBOARD_BROADCAST_INTERVAL", 1)
+# A player hears "you were overtaken" at most once per this many seconds.
+LEADERBOARD_RANK_NOTIFY_WINDOW = env_int("LEADERBOARD_RANK_NOTIFY_WINDOW", 600)
+# The Redis sorted set of totals (an accelerator, rebuilt from the table): its key, and its Redis
+# when not REDIS_URL's (then the after-submit update is three calls instead of one script).
+LEADERBOARD_REDIS_KEY = env_str("LEADERBOARD_REDIS_KEY", "herald:leaderboard:totals")
+LEADERBOARD_REDIS_URL = env_str("LEADERBOARD_REDIS_URL")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -319,11 +335,9 @@ STATIC_ROOT = env_str("STATIC_ROOT") or (None if DEBUG else BASE_DIR / "staticfi
 WHITENOISE_USE_FINDERS = DEBUG
 
 # Email: console in development, any Django backend (SMTP included) from the environment.
+SMTP_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if DEBUG else SMTP_EMAIL_BACKEND
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

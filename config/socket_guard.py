@@ -21,6 +21,7 @@ import hashlib
 import logging
 import random
 import time
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -71,13 +72,13 @@ def sockets_end_session(*, user_id: int, session_key: str | None) -> None:
     if session_key:
         group = session_group(session_key)
         event = {"type": "auth.ended", "session": group}
-        transaction.on_commit(lambda: _announce(user_id=user_id, group=group, event=event))
+        transaction.on_commit(partial(_announce, user_id=user_id, group=group, event=event))
 
 
 def sockets_recheck_user(*, user_id: int) -> None:
     """Make every socket of this user check its session again (after commit)."""
     group, event = user_auth_group(user_id), {"type": "auth.check"}
-    transaction.on_commit(lambda: _announce(user_id=user_id, group=group, event=event))
+    transaction.on_commit(partial(_announce, user_id=user_id, group=group, event=event))
 
 
 def session_still_valid(session_key: str | None, user_id: int) -> bool:

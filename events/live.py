@@ -8,11 +8,14 @@ event's ``state`` as data (place, time, status, places left), read once per chan
 GraphQL ``eventUpdated`` subscribers, who then need no query of their own.
 """
 
+from functools import partial
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from config.celery import enqueue
 from events import selectors
 from events.models import Event
 
@@ -26,10 +29,8 @@ def event_group(event_id: int) -> str:
 
 def changed_on_commit(*, event_id: int) -> None:
     """Queue the broadcast of an event's change once the caller's transaction commits."""
-    from events import tasks  # tasks import services, which import this module
-
     transaction.on_commit(
-        lambda: tasks.broadcast_event_change.apply_async(args=[event_id], queue="urgent")
+        partial(enqueue, "events.broadcast_event_change", [event_id])
     )
 
 
@@ -74,12 +75,21 @@ def render_row(event: Event) -> str:
     return render_to_string("events/_event_row.html", {"event": event, "oob": True})
 
 
+# Registrations listed on the organizer's event page (and in each live re-render); the rest are
+# on the paged registrations view, so a large event costs the page and its socket the same.
+ATTENDEES_ON_PAGE = 50
+
+
 def page_context(*, user, event: Event) -> dict:
     """What the event page shows one viewer, page and socket alike (``event`` from
-    ``event_get``)."""
+    ``event_get``, whose counts say how many registrations are not listed)."""
     panel = selectors.event_panel(user=user, event=event)
-    attendees = selectors.event_attendees(event=event) if panel.can_manage else None
-    return {"event": event, "panel": panel, "attendees": attendees}
+    context = {"event": event, "panel": panel, "attendees": None}
+    if panel.can_manage:
+        attendees = list(selectors.event_attendees(event=event)[:ATTENDEES_ON_PAGE])
+        active = event.confirmed_count + event.waitlisted_count
+        context.update(attendees=attendees, attendees_more=max(active - len(attendees), 0))
+    return context
 
 
 def render_page_parts(*, user, event_id: int, csrf_token: str = "") -> str:

@@ -96,7 +96,7 @@ def event_attendees(*, event: Event) -> QuerySet[Registration]:
     return (
         Registration.objects.filter(event=event, status__in=ACTIVE_STATUSES)
         .select_related("user")
-        .order_by("-status", "joined_at", "pk")  # "waitlisted" sorts after "confirmed" reversed
+        .order_by("status", "joined_at", "pk")  # "confirmed" sorts before "waitlisted"
     )
 
 

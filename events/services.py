@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.timesince import timeuntil
 
+from config.celery import enqueue
 from events import live
 from events.models import (
     ACTIVE_STATUSES,
@@ -367,8 +369,6 @@ def event_update(*, event: Event, actor, changes: Mapping[str, Any]) -> Event:
 
 def _record_update(event: Event, diff: dict, *, actor_id: int | None) -> None:
     """Send now (window closed) or merge into the open window. Mutates, does not save."""
-    from events import tasks  # tasks import services: import here to avoid a cycle
-
     diff = {field: change for field, change in diff.items() if field in ANNOUNCED_FIELDS}
     if not diff:
         return  # e.g. a capacity change: nothing to announce, no window to open
@@ -387,8 +387,9 @@ def _record_update(event: Event, diff: dict, *, actor_id: int | None) -> None:
     if fields and not had_pending:
         event_id, window_ends_at = event.pk, event.update_window_ends_at
         transaction.on_commit(
-            lambda: tasks.flush_event_update.apply_async(
-                args=[event_id, window_ends_at.isoformat()], eta=window_ends_at
+            partial(
+                enqueue, "events.flush_event_update", [event_id, window_ends_at.isoformat()],
+                eta=window_ends_at,
             )
         )
 

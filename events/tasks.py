@@ -4,7 +4,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from events import services
+from events import live, services
 
 
 @shared_task(name="events.send_due_reminders", ignore_result=True)
@@ -25,6 +25,5 @@ def flush_event_update(event_id: int, window_ends_at: str | None = None) -> int:
 @shared_task(name="events.broadcast_event_change", ignore_result=True)
 def broadcast_event_change(event_id: int) -> bool:
     """Tell open event pages and lists about a committed change (rendered as it is now)."""
-    from events import live
 
     return live.broadcast(event_id=event_id)

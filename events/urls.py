@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:event_id>/", views.event_detail, name="detail"),
     path("<int:event_id>/edit/", views.event_edit, name="edit"),
     path("<int:event_id>/cancel/", views.event_cancel, name="cancel"),
+    path("<int:event_id>/registrations/", views.event_registrations, name="registrations"),
     path("<int:event_id>/register/", views.event_register, name="register"),
     path("<int:event_id>/leave/", views.event_leave, name="leave"),
     path("<int:event_id>/follow/", views.event_follow, name="follow"),

@@ -17,6 +17,7 @@ from events.forms import EventForm, add_validation_error
 from events.models import Event, RegistrationStatus
 
 PAGE_SIZE = 20
+REGISTRATIONS_PAGE_SIZE = 100
 HOME_EVENTS = 5
 
 
@@ -159,6 +160,21 @@ def event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
             return redirect("events:detail", event_id)
     status = 400 if request.method == "POST" else 200
     return render(request, "events/form.html", {"form": form, "event": event}, status=status)
+
+
+@login_required
+@require_GET
+def event_registrations(request: HttpRequest, event_id: int) -> HttpResponse:
+    """Every active registration, a page at a time (the event page lists only the first)."""
+    event = _managed_event_or_403(request, event_id)
+    page = Paginator(selectors.event_attendees(event=event), REGISTRATIONS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "events/registrations.html",
+        {"event": event, "page": page, "attendees": page.object_list},
+    )
 
 
 @login_required

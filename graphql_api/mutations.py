@@ -264,9 +264,12 @@ def _given(input: SendNotificationInput) -> dict:
     return body
 
 
-def _send_notification(raw_key: str | None, idempotency_key: str, input: SendNotificationInput):
+def _send_notification(
+    raw_key: str | None, request, idempotency_key: str, input: SendNotificationInput
+):
     try:
-        api_key = authenticate_api_key(raw_key)
+        # With the request, unknown keys count against the client address as on the HTTP API.
+        api_key = authenticate_api_key(raw_key, request)
     except ApiKeyRevoked:
         raise Refused(ErrorCode.FORBIDDEN, "This API key has been revoked.") from None
     except RateLimited as limited:
@@ -447,7 +450,8 @@ class Mutation:
         self, info: Info, input: SendNotificationInput, idempotency_key: str
     ) -> SendNotificationPayload:
         result, errors = await attempt(
-            _send_notification, info.context.api_key_header, idempotency_key, input
+            _send_notification, info.context.api_key_header, info.context.request,
+            idempotency_key, input
         )
         if errors:
             return SendNotificationPayload(errors=errors)

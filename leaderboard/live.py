@@ -8,6 +8,7 @@ The top of the board is rendered once per broadcast; each socket adds its own "a
 """
 
 from dataclasses import asdict
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -16,7 +17,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from config.celery import enqueue
 from leaderboard import selectors
+from leaderboard.models import Game
 
 GROUP = "leaderboard"
 BROADCAST_PENDING_KEY = "leaderboard:broadcast-pending"
@@ -24,7 +27,7 @@ BOARD_TEMPLATE = "leaderboard/board.html"
 
 
 def broadcast_interval() -> int:
-    return max(1, int(getattr(settings, "LEADERBOARD_BROADCAST_INTERVAL", 1)))
+    return max(1, settings.LEADERBOARD_BROADCAST_INTERVAL)
 
 
 def broadcast_schedule() -> bool:
@@ -39,9 +42,9 @@ def broadcast_queue() -> None:
     """Queue the delayed broadcast; for the caller that just set ``BROADCAST_PENDING_KEY``
     (``broadcast_schedule``, or a submit that set it in the same script as its sorted-set write).
     """
-    from leaderboard.tasks import leaderboard_broadcast
-
-    leaderboard_broadcast.apply_async(countdown=broadcast_interval(), queue="urgent")
+    enqueue(
+        "leaderboard.tasks.leaderboard_broadcast", countdown=broadcast_interval()
+    )
 
 
 def broadcast() -> None:
@@ -87,9 +90,9 @@ def game_group(game_id: int) -> str:
 
 def game_changed_on_commit(*, game_id: int) -> None:
     """After commit, tell the game's open pages to show it as it is now (queue ``urgent``)."""
-    from leaderboard.tasks import game_broadcast
-
-    transaction.on_commit(lambda: game_broadcast.apply_async(args=[game_id], queue="urgent"))
+    transaction.on_commit(
+        partial(enqueue, "leaderboard.tasks.game_broadcast", [game_id])
+    )
 
 
 def game_broadcast(*, game_id: int) -> None:
@@ -101,8 +104,6 @@ def game_broadcast(*, game_id: int) -> None:
 def render_game(*, game_id: int, user, csrf_token: str = "") -> str:
     """The game's live part for one viewer, swapped by id (its forms carry the page's token).
     Empty when the game is gone."""
-    from leaderboard.models import Game
-
     try:
         view = selectors.game_view(game_id=game_id, user=user)
     except Game.DoesNotExist:

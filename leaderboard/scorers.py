@@ -51,8 +51,7 @@ class BaseScorer:
 
 
 def get_scorer() -> BaseScorer:
-    dotted = getattr(settings, "LEADERBOARD_SCORER", "") or "leaderboard.scorers.LocalScorer"
-    return import_string(dotted)()
+    return import_string(settings.LEADERBOARD_SCORER)()
 
 
 LOCAL_COMMENTS = [

@@ -19,12 +19,15 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery import enqueue
 from leaderboard import live, selectors, sorted_set
 from leaderboard.models import Game, GameSession, LeaderboardEntry
 from leaderboard.scorers import Chapter, ScoringRequest, get_scorer
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
+# Scores one ended game (leaderboard.tasks.game_score_task); queued by name, see config.celery.
+SCORE_TASK = "leaderboard.tasks.game_score_task"
 
 REBUILD_PENDING_KEY = "leaderboard:rebuild-pending"
 
@@ -62,8 +65,6 @@ def game_end(*, game: Game) -> bool:
 
     Guarded in the database: only the first call for a game does anything (answers False after).
     """
-    from leaderboard.tasks import game_score_task
-
     with transaction.atomic():
         ended = Game.objects.filter(pk=game.pk, status=Game.Status.PLAYING).update(
             status=Game.Status.ENDED, ended_at=timezone.now()
@@ -72,7 +73,7 @@ def game_end(*, game: Game) -> bool:
             # "Scoring…" on the open pages first: a scoring that runs where it is queued
             # (eager tasks) would otherwise come before it.
             live.game_changed_on_commit(game_id=game.pk)
-            game_score_task.delay_on_commit(game.pk)
+            transaction.on_commit(partial(enqueue, SCORE_TASK, [game.pk]))
     game.refresh_from_db(fields=["status", "ended_at"])
     return bool(ended)
 
@@ -196,8 +197,6 @@ def games_sweep_stuck(*, now=None) -> dict[str, int]:
     scoring task ran out of retries, crashed, or never reached the broker): queue their scoring
     again, or, once ``LEADERBOARD_SCORING_MAX_ATTEMPTS`` scorings have failed, mark them failed
     (visible in the admin, logged at ERROR). Idempotent; scoring itself is exactly-once."""
-    from leaderboard.tasks import game_score_task
-
     now = now or timezone.now()
     stale = Game.objects.filter(
         status=Game.Status.ENDED,
@@ -219,7 +218,7 @@ def games_sweep_stuck(*, now=None) -> dict[str, int]:
         stale.filter(scoring_attempts__lt=max_attempts).values_list("pk", flat=True)[:1000]
     )
     for game_id in requeued:
-        game_score_task.delay(game_id)
+        enqueue(SCORE_TASK, [game_id])
     if requeued:
         logger.warning("Scoring queued again for %d stuck games: %s", len(requeued), requeued)
     return {"requeued": len(requeued), "failed": len(given_up)}
@@ -227,14 +226,12 @@ def games_sweep_stuck(*, now=None) -> dict[str, int]:
 
 def game_scoring_retry(*, game: Game) -> bool:
     """Give a failed game a fresh set of scoring attempts and queue it after commit."""
-    from leaderboard.tasks import game_score_task
-
     with transaction.atomic():
         retried = Game.objects.filter(pk=game.pk, status=Game.Status.FAILED).update(
             status=Game.Status.ENDED, scoring_attempts=0
         )
         if retried:
-            game_score_task.delay_on_commit(game.pk)
+            transaction.on_commit(partial(enqueue, SCORE_TASK, [game.pk]))
     return bool(retried)
 
 
@@ -456,7 +453,7 @@ def _publish(user_id: int, total: int, in_top: bool) -> None:
 
 
 def _rank_window() -> int:
-    return int(getattr(settings, "LEADERBOARD_RANK_NOTIFY_WINDOW", 600))
+    return settings.LEADERBOARD_RANK_NOTIFY_WINDOW
 
 
 def _notify_rank_changes(change: ScoreChange, others: list[tuple[int, int]]) -> None:
@@ -524,11 +521,9 @@ def _send_rank_changes(
 
 def ranking_rebuild_request() -> bool:
     """Queue one rebuild of the sorted set (answers False when one is already queued)."""
-    from leaderboard.tasks import leaderboard_rebuild
-
     if not cache.add(REBUILD_PENDING_KEY, 1, timeout=300):
         return False
-    leaderboard_rebuild.apply_async(queue="bulk")
+    enqueue("leaderboard.tasks.leaderboard_rebuild")
     return True
 
 

@@ -51,7 +51,7 @@ _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
 
 def key() -> str:
-    return getattr(settings, "LEADERBOARD_REDIS_KEY", "herald:leaderboard:totals")
+    return settings.LEADERBOARD_REDIS_KEY
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,7 +60,7 @@ def _client_for(url: str) -> redis.Redis:
 
 
 def _url() -> str:
-    return getattr(settings, "LEADERBOARD_REDIS_URL", "") or settings.REDIS_URL
+    return settings.LEADERBOARD_REDIS_URL or settings.REDIS_URL
 
 
 def client() -> redis.Redis | None:

@@ -7,6 +7,7 @@ from leaderboard.scorers import ScorerError
 
 
 @shared_task(
+    name="leaderboard.tasks.game_score_task",
     bind=True,
     autoretry_for=(ScorerError,),
     retry_backoff=5,
@@ -20,13 +21,13 @@ def game_score_task(self, game_id: int) -> bool:
     return services.game_score(game_id=game_id)
 
 
-@shared_task
+@shared_task(name="leaderboard.tasks.leaderboard_rebuild")
 def leaderboard_rebuild() -> dict:
     """Nightly (and on demand): rebuild the sorted set from the table, reporting drift."""
     return services.ranking_rebuild()
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="leaderboard.tasks.leaderboard_broadcast", ignore_result=True)
 def leaderboard_broadcast() -> None:
     live.broadcast()
 

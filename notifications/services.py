@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from functools import partial
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
@@ -27,7 +28,8 @@ from django.template import Context
 from django.template.loader import select_template
 from django.utils import timezone
 
-from notifications import bulk, counters
+from config.celery import enqueue
+from notifications import bulk, counters, push
 from operations import metrics
 from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
@@ -715,15 +717,13 @@ def _schedule_owed(
             now=now,
         )
         summaries_sent.add(kind)
-        relay_id = relays[(kind, priority)]
         transaction.on_commit(
-            lambda owed=owed, relay_id=relay_id: _send_owed(owed, relay_id=relay_id),
-            robust=True,
+            partial(_send_owed, owed, relay_id=relays[(kind, priority)]), robust=True
         )
         rate_limited_in_app = sum(1 for row in in_app if row.rate_limited)
         transaction.on_commit(
-            lambda kind=kind, priority=priority, rows=rows, in_app=in_app, toasts=toasts,
-            rate_limited_in_app=rate_limited_in_app: metrics.notifications_created(
+            partial(
+                metrics.notifications_created,
                 kind=kind,
                 priority=priority,
                 created=len(rows),
@@ -754,8 +754,7 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
     """Badges, toasts, provider deliveries and rate-limit summaries, each step on its own: a
     failing one (Redis, the broker) is logged and the others still run. When all went out the
     relay row is deleted; otherwise it stays for the relay. Returns whether all went out."""
-    from notifications import tasks
-    from notifications.delivery import enqueue_deliveries
+    from notifications.delivery import enqueue_deliveries  # delivery.services imports this module
 
     queue = queue_for(work.priority)
 
@@ -769,14 +768,14 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
 
     def toasts_step():
         for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
-            tasks.push_in_app.apply_async(args=[ids], queue=queue)
+            enqueue("notifications.tasks.push_in_app", [ids], queue=queue)
 
     def badges_step():
         # Rows stored silently (quiet hours, rate limit) make no toast, but open pages' badges
         # still show the new count.
         silent_recipients = sorted(set(work.in_app_recipients) - set(work.toast_recipients))
         for user_ids in _chunks(silent_recipients, PUSH_BATCH_SIZE):
-            tasks.push_badges.apply_async(args=[user_ids], queue=queue_for(Priority.LOW))
+            enqueue("notifications.tasks.push_badges", [user_ids], queue=queue_for(Priority.LOW))
 
     def deliveries_step():
         if work.due_delivery_ids:
@@ -786,10 +785,10 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
         if work.first_over:
             window = rate_limit_window(work.now)
             window_end = (window + 1) * _rate_limit_settings()[1]
-            tasks.send_rate_limit_summaries.apply_async(
+            enqueue(
+                "notifications.tasks.send_rate_limit_summaries",
                 kwargs={"kind": work.kind, "user_ids": work.first_over, "window": window},
                 countdown=max(0, window_end - int(timezone.now().timestamp())),
-                queue="default",
             )
 
     failed = []
@@ -922,17 +921,15 @@ def _unread_changed(user_id: int, delta: int, *, recount: bool = False) -> None:
     refresh the badge on open pages."""
     if not delta and not recount:
         return
+    transaction.on_commit(partial(_apply_unread_change, user_id, delta, recount), robust=True)
 
-    def apply():
-        from notifications import push
 
-        if recount:
-            counters.forget_unread(user_id)
-        else:
-            counters.adjust_unread_many({user_id: delta})
-        push.push_badges([user_id])
-
-    transaction.on_commit(apply, robust=True)
+def _apply_unread_change(user_id: int, delta: int, recount: bool) -> None:
+    if recount:
+        counters.forget_unread(user_id)
+    else:
+        counters.adjust_unread_many({user_id: delta})
+    push.push_badges([user_id])
 
 
 def notification_mark_read(*, user, notification_id: int) -> bool:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.center, name="center"),
     path("dropdown/", views.dropdown, name="dropdown"),
     path("badge/", views.badge, name="badge"),
+    path("seen/", views.record_seen, name="record_seen"),
     path("read-all/", views.mark_all_read, name="mark_all_read"),
     path("clear-all/", views.clear_all, name="clear_all"),
     path("clear-all/undo/", views.undo_clear, name="undo_clear"),

@@ -85,6 +85,12 @@ def _badge_oob(request) -> str:
     )
 
 
+def _unseen_ids(rows) -> str:
+    """The shown rows not yet recorded as seen, for the page's seen beacon
+    (``notifications/_seen_beacon.html``): a GET renders them and writes nothing."""
+    return ",".join(str(row.pk) for row in rows if row.seen_at is None)
+
+
 def _center_page(request, filters: dict, before_id: int | None) -> dict:
     """One page of the center (keyset by id) and the query of the next one."""
     rows = selectors.notification_list(
@@ -96,11 +102,9 @@ def _center_page(request, filters: dict, before_id: int | None) -> dict:
     )
     has_more = len(rows) > selectors.PAGE_SIZE
     rows = rows[: selectors.PAGE_SIZE]
-    services.notification_record_seen(
-        user=request.user, notification_ids=[row.pk for row in rows if row.seen_at is None]
-    )
     return {
         "notifications": rows,
+        "unseen_ids": _unseen_ids(rows),
         "filters": filters,
         "has_more": has_more,
         "next_query": _filter_query(filters, before=rows[-1].pk) if has_more else "",
@@ -245,21 +249,52 @@ def open_notification(request, notification_id: int):
 @login_required
 @require_GET
 def dropdown(request):
-    """The latest notifications under the badge (each recorded as seen)."""
+    """The latest notifications under the badge (the page then records them seen)."""
     return _dropdown_response(request)
 
 
 def _dropdown_response(request) -> HttpResponse:
     rows = selectors.notification_list(user=request.user, limit=DROPDOWN_SIZE)
-    services.notification_record_seen(
-        user=request.user, notification_ids=[row.pk for row in rows if row.seen_at is None]
-    )
     html = render_to_string(
         "notifications/_dropdown.html",
-        {"notifications": rows, "back_url": _safe_next(request, request.path)},
+        {
+            "notifications": rows,
+            "unseen_ids": _unseen_ids(rows),
+            "back_url": _safe_next(request, request.path),
+        },
         request=request,
     )
     return HttpResponse(html + _badge_oob(request))
+
+
+# The most ids one beacon may name: a page of the center (the dropdown shows fewer).
+SEEN_MAX_IDS = max(selectors.PAGE_SIZE, DROPDOWN_SIZE)
+
+
+def _id_list(value: str) -> list[int] | None:
+    """Comma-separated positive ids (at most ``SEEN_MAX_IDS``), or None when malformed."""
+    ids = [_positive_int(part) for part in value.split(",") if part.strip()]
+    if not ids or None in ids or len(ids) > SEEN_MAX_IDS:
+        return None
+    return ids
+
+
+@login_required
+@require_POST
+def record_seen(request):
+    """The page shows these rows: record the first time each was seen (204).
+
+    The center and the dropdown render a beacon that posts their unseen ids once the rows are
+    in the page, so the GETs that list them stay free of writes. Ids of other users' rows are
+    ignored; a malformed list is a 400.
+    """
+    ids = _id_list(request.POST.get("ids", ""))
+    if ids is None:
+        return HttpResponse(
+            f"ids: 1 to {SEEN_MAX_IDS} comma-separated notification ids.", status=400
+        )
+    services.notification_record_seen(user=request.user, notification_ids=ids)
+    return HttpResponse(status=204)
 
 
 @login_required

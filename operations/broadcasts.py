@@ -7,12 +7,14 @@ Reads (``broadcast_recipients``, ``broadcast_preview``) and writes (``broadcast_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from config.celery import enqueue
 from notifications.delivery.policy import queue_for
 from notifications.kinds import BROADCAST, get_kind
 from notifications.services import notify, render_part
@@ -69,8 +71,6 @@ def broadcast_send(*, broadcast_id: int) -> bool:
     One conditional UPDATE decides: of two requests at once, one moves the row and queues the
     fan-out (after commit), the other changes nothing.
     """
-    from operations import tasks
-
     with transaction.atomic():
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast_id)
         if broadcast.status != BroadcastStatus.DRAFT:
@@ -81,7 +81,7 @@ def broadcast_send(*, broadcast_id: int) -> bool:
         )
         queue = queue_for(broadcast.priority)
         transaction.on_commit(
-            lambda: tasks.send_broadcast.apply_async((broadcast_id,), queue=queue)
+            partial(enqueue, "operations.tasks.send_broadcast", [broadcast_id], queue=queue)
         )
     return True
 

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from operations import alerts
+from operations.broadcasts import broadcast_fan_out
 
 
 @shared_task(name="operations.tasks.check_alerts", ignore_result=True)
@@ -14,6 +15,4 @@ def check_alerts() -> int:
 @shared_task(name="operations.tasks.send_broadcast", ignore_result=True, acks_late=True)
 def send_broadcast(broadcast_id: int) -> int:
     """Fan a broadcast out (idempotent: a redelivered task carries on where it stopped)."""
-    from operations.broadcasts import broadcast_fan_out
-
     return broadcast_fan_out(broadcast_id=broadcast_id)

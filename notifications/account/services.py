@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core import signing
@@ -77,8 +78,7 @@ def _send_email_verification(user_id: int) -> None:
 
 def email_verification_send(*, user) -> None:
     """Email ``user`` a link that confirms their current address (after commit)."""
-    user_id = user.pk
-    transaction.on_commit(lambda: _send_email_verification(user_id), robust=True)
+    transaction.on_commit(partial(_send_email_verification, user.pk), robust=True)
 
 
 @transaction.atomic
@@ -169,8 +169,9 @@ def _issue_phone_code(contact: ContactPoint) -> None:
     )
     contact.phone_code_attempts = 0
     contact.save(update_fields=["phone_code_hash", "phone_code_expires_at", "phone_code_attempts"])
-    user_id, phone = contact.user_id, contact.phone
-    transaction.on_commit(lambda: _send_phone_code(user_id, phone, code), robust=True)
+    transaction.on_commit(
+        partial(_send_phone_code, contact.user_id, contact.phone, code), robust=True
+    )
 
 
 @transaction.atomic

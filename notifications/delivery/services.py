@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
+from config.celery import enqueue
 from notifications.bulk import ids_in
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
@@ -34,6 +36,7 @@ from notifications.delivery.errors import (
     PermanentDeliveryError,
 )
 from notifications.delivery.selectors import OPEN_STATUSES, due_deliveries
+from notifications.selectors import unread_counts
 from notifications.models import (
     Channel,
     ContactPoint,
@@ -49,6 +52,10 @@ from notifications.services import preference_set
 from operations import metrics
 
 logger = logging.getLogger(__name__)
+# The tasks (notifications/delivery/tasks.py) this module queues, by name: see config.celery.
+DELIVER_TASK = "notifications.delivery.deliver"
+DELIVER_BATCH_TASK = "notifications.delivery.deliver_batch"
+DIGEST_TASK = "notifications.delivery.send_email_digest"
 
 SENT = "sent"
 FAILED = "failed"
@@ -209,10 +216,9 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
 
 def _retry_later_for(delivery: Delivery) -> Callable[[float], None]:
     def retry_later(delay: float) -> None:
-        from notifications.delivery import tasks
-
-        tasks.deliver.apply_async(
-            (delivery.pk,),
+        enqueue(
+            DELIVER_TASK,
+            [delivery.pk],
             countdown=delay,
             queue=policy.queue_for(delivery.notification.priority),
         )
@@ -546,8 +552,6 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
     one breaker check per provider, one render per distinct payload, one statement for the rows
     sent.
     """
-    from notifications.selectors import unread_counts
-
     if _lease_left(rows) <= policy.send_margin_seconds():
         _release(rows)  # one claim, one lease: due at once, the every-minute sweep sends them
         return dict.fromkeys((row.pk for row in rows), RELEASED)
@@ -730,9 +734,7 @@ def _digest_send(user_id: int) -> str:
         return backend.send(rendering.render_digest_email(notifications))
 
     def retry_later(delay: float) -> None:
-        from notifications.delivery import tasks
-
-        tasks.send_email_digest.apply_async((user_id,), countdown=delay, queue="bulk")
+        enqueue(DIGEST_TASK, [user_id], countdown=delay)
 
     try:
         return _attempt(
@@ -748,25 +750,21 @@ def _digest_send(user_id: int) -> str:
 def deliveries_dispatch(*, delivery_ids: list[int], priority: str) -> None:
     """Queue tasks for these rows on the queue of their priority: urgent one task per row (any
     free worker takes each at once), the rest in batches of ``DELIVERY_BATCH_SIZE``."""
-    from notifications.delivery import tasks
-
     if not delivery_ids:
         return
     queue = policy.queue_for(priority)
     if priority == Priority.URGENT:
         for delivery_id in delivery_ids:
-            tasks.deliver.apply_async((delivery_id,), queue=queue)
+            enqueue(DELIVER_TASK, [delivery_id], queue=queue)
         return
     size = settings.DELIVERY_BATCH_SIZE
     for start in range(0, len(delivery_ids), size):
-        tasks.deliver_batch.apply_async((list(delivery_ids[start : start + size]),), queue=queue)
+        enqueue(DELIVER_BATCH_TASK, [list(delivery_ids[start : start + size])], queue=queue)
 
 
 def deliveries_enqueue_due(*, limit: int = 5000) -> int:
     """Queue every row that is due now (see ``selectors.due_deliveries``). Idempotent: a row
     queued twice is sent once. Returns the number of rows queued."""
-    from notifications.delivery import tasks
-
     buried = deliveries_bury_exhausted()
     by_priority: dict[str, list[int]] = defaultdict(list)
     digest_users: set[int] = set()
@@ -780,7 +778,7 @@ def deliveries_enqueue_due(*, limit: int = 5000) -> int:
     for priority, ids in by_priority.items():
         deliveries_dispatch(delivery_ids=ids, priority=priority)
     for user_id in sorted(digest_users):
-        tasks.send_email_digest.apply_async((user_id,), queue="bulk")
+        enqueue(DIGEST_TASK, [user_id])
     if count or buried:
         logger.info(
             "Queued %d due deliveries (%d digests); %d exhausted rows dead",
@@ -804,12 +802,8 @@ def delivery_retry(*, delivery: Delivery) -> bool:
     )
     if not updated:
         return False
-    from notifications.delivery import tasks
-
-    priority = delivery.notification.priority
-    transaction.on_commit(
-        lambda: tasks.deliver.apply_async((delivery.pk,), queue=policy.queue_for(priority))
-    )
+    queue = policy.queue_for(delivery.notification.priority)
+    transaction.on_commit(partial(enqueue, DELIVER_TASK, [delivery.pk], queue=queue))
     return True
 
 
@@ -875,12 +869,10 @@ def delivery_record_click(*, notification_id: int, channel: str) -> str:
     Returns where the click leads: the notification's absolute URL, or the notification
     center when the notification is gone (purged).
     """
-    from notifications.delivery.rendering import absolute_url
-
     Delivery.objects.filter(
         notification_id=notification_id, channel=channel, clicked_at__isnull=True
     ).update(clicked_at=timezone.now())
     url = (
         Notification.objects.filter(pk=notification_id).values_list("url", flat=True).first()
     )
-    return absolute_url(url if url is not None else "/notifications/")
+    return rendering.absolute_url(url if url is not None else "/notifications/")

@@ -103,9 +103,9 @@ def test_another_users_subscription_cannot_be_removed(reader_client):
     assert PushSubscription.objects.count() == 1
 
 
-def test_pages_know_the_vapid_public_key(reader_client, settings):
+def test_the_preferences_page_gives_the_browser_the_vapid_public_key(reader_client, settings):
     settings.VAPID_PUBLIC_KEY = "BPublicKeyForTheBrowser"
 
-    response = reader_client.get("/")
+    response = reader_client.get("/notifications/preferences/")
 
-    assert response.context["VAPID_PUBLIC_KEY"] == "BPublicKeyForTheBrowser"
+    assert 'data-vapid-public-key="BPublicKeyForTheBrowser"' in response.content.decode()

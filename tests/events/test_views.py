@@ -321,3 +321,93 @@ def test_leave_only_ever_touches_the_logged_in_users_registration(alice_client, 
     response = client.post(f"/events/{event.pk}/leave/", {"user": bob.pk, "user_id": bob.pk})
     assert response.status_code == 302
     assert Registration.objects.get(user=bob).status == RegistrationStatus.CONFIRMED
+
+
+# --- Registrations on the organizer's page ----------------------------------------------------
+
+
+def register_many(event, count: int) -> None:
+    """``count`` new users registered through the service (past capacity: the waiting list)."""
+    for user in UserFactory.create_batch(count):
+        services.registration_create(user=user, event=event)
+
+
+def organizer_page_queries(client, event) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/events/{event.pk}/").status_code == 200
+    return len(queries)
+
+
+def test_organizer_page_lists_the_first_registrations_and_says_how_many_more(event, organizer):
+    from events.live import ATTENDEES_ON_PAGE
+
+    register_many(event, ATTENDEES_ON_PAGE + 7)
+    response = logged_in(organizer).get(f"/events/{event.pk}/")
+    content = response.content.decode()
+    assert len(response.context["attendees"]) == ATTENDEES_ON_PAGE
+    # Confirmed places first, then the waiting list in its order.
+    statuses = [registration.status for registration in response.context["attendees"]]
+    assert statuses == ["confirmed"] * event.capacity + ["waitlisted"] * (ATTENDEES_ON_PAGE - event.capacity)
+    assert "and 7 more" in content
+    assert f'href="/events/{event.pk}/registrations/"' in content
+
+
+def test_organizer_page_query_count_does_not_grow_with_registrations(
+    event, organizer, django_assert_num_queries
+):
+    client = logged_in(organizer)
+    register_many(event, 3)
+    organizer_page_queries(client, event)  # The badge's counter is cached from here.
+    few = organizer_page_queries(client, event)
+    register_many(event, 60)
+    with django_assert_num_queries(few):
+        response = client.get(f"/events/{event.pk}/")
+    assert "and 13 more" in response.content.decode()
+
+
+def test_the_live_page_parts_list_the_same_capped_registrations(event, organizer):
+    from events.live import ATTENDEES_ON_PAGE, render_page_parts
+
+    register_many(event, ATTENDEES_ON_PAGE + 2)
+    html = render_page_parts(user=organizer, event_id=event.pk)
+    assert html.count("<tr><td>") == ATTENDEES_ON_PAGE
+    assert "and 2 more" in html
+
+
+def test_registrations_view_pages_through_everyone_with_constant_queries(
+    event, organizer, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from events.views import REGISTRATIONS_PAGE_SIZE
+
+    client = logged_in(organizer)
+    url = f"/events/{event.pk}/registrations/"
+    register_many(event, 3)
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(url)
+    assert first.content.decode().count("<tr><td>") == 3
+    register_many(event, REGISTRATIONS_PAGE_SIZE)
+    with django_assert_num_queries(len(queries)):
+        first = client.get(url)
+    second = client.get(url + "?page=2")
+    assert first.content.decode().count("<tr><td>") == REGISTRATIONS_PAGE_SIZE
+    assert second.content.decode().count("<tr><td>") == 3
+    assert "Page 2 of 2" in second.content.decode()
+    listed = [r.pk for r in first.context["attendees"]] + [r.pk for r in second.context["attendees"]]
+    assert sorted(listed) == sorted(
+        Registration.objects.filter(event=event).values_list("pk", flat=True)
+    )
+
+
+def test_only_the_organizer_sees_the_registrations(client, alice_client, event):
+    url = f"/events/{event.pk}/registrations/"
+    _, alice = alice_client
+    assert alice.get(url).status_code == 403
+    assert client.get(url).status_code == 302  # Anonymous: to the login page.
+    assert alice.get(f"/events/{event.pk}/").context["attendees"] is None

@@ -228,6 +228,28 @@ def test_send_notification_needs_a_valid_unrevoked_key_within_its_rate_limit(
     assert Notification.objects.count() == 1
 
 
+def test_guessing_keys_through_graphql_is_throttled_per_address_like_the_http_api(
+    service, alice, settings
+):
+    settings.API_INVALID_KEY_RATE_LIMIT = "3/m"
+    variables = {"key": "k", "input": {"kind": EVENT_UPDATED, "recipients": [alice.pk]}}
+    guesses = [
+        codes(send(service, variables, **{"X-Api-Key": f"guess.{n}",
+                                          "X-Forwarded-For": f"203.0.113.{n}"}))
+        for n in range(4)
+    ]
+    assert guesses == [["UNAUTHENTICATED"]] * 3 + [["RATE_LIMITED"]]
+    # The address is throttled, even with the good key now; the HTTP API shares the tally.
+    assert codes(send(service, variables)) == ["RATE_LIMITED"]
+    http = service[0].client.post(
+        "/api/v1/notifications", json.dumps({"kind": EVENT_UPDATED, "recipients": [alice.pk]}),
+        content_type="application/json",
+        headers={"X-Api-Key": service[1], "Idempotency-Key": "k"},
+    )
+    assert http.status_code == 429
+    assert not Notification.objects.exists()
+
+
 def test_an_api_key_request_carries_no_session(service, alice):
     client, raw_key = service
     client.client.force_login(alice)

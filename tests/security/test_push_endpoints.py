@@ -1,6 +1,7 @@
 """Push endpoints: only real push services, never internal addresses, no redirects, capped."""
 
 import json
+import socket
 
 import pytest
 
@@ -136,3 +137,30 @@ def test_the_push_timeout_is_short_by_default():
 
     # A slow endpoint holds a worker for this long per try.
     assert settings.WEBPUSH_TIMEOUT_SECONDS <= 5
+
+
+@pytest.fixture
+def silent_push_service():
+    """A push service that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_push_service_that_never_answers_fails_the_try_at_the_timeout(
+    silent_push_service, vapid, browser_keys, settings
+):
+    settings.WEBPUSH_TIMEOUT_SECONDS = 1
+    delivery = DeliveryFactory(notification=NotificationFactory(), channel=Channel.PUSH)
+    PushSubscriptionFactory(
+        user=delivery.notification.recipient, endpoint=f"{silent_push_service}/push/a",
+        **browser_keys(),
+    )
+
+    outcome = tasks.deliver(delivery.pk)  # returns: the worker is not held by the endpoint
+
+    assert outcome == services.FAILED
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and "Timeout" in delivery.last_error

@@ -228,6 +228,32 @@ def test_mark_all_read_in_the_dropdown_also_updates_the_open_center(open_page):
     expect(page.locator(".notification-row.is-read")).to_have_count(2)
 
 
+def test_the_dropdown_and_the_center_record_what_they_show_as_seen(open_page):
+    user = UserFactory()
+    off_loop(send_many, user, 2, title="Dropdown")
+    page = open_page(user, "/")
+    unseen = Notification.objects.filter(recipient=user, seen_at=None)
+    assert unseen.count() == 2  # The page itself shows no rows.
+
+    with page.expect_response(lambda r: r.url.endswith("/notifications/seen/")) as beacon:
+        page.click("#notification-bell")
+    assert beacon.value.status == 204 and beacon.value.request.method == "POST"
+    expect(page.locator("#notification-dropdown .dropdown-item")).to_have_count(2)
+    assert unseen.count() == 0
+
+    # Another reader, so no open dropdown (which refreshes itself on news) sees the rows first.
+    reader = UserFactory()
+    off_loop(send_many, reader, 2, title="Center")
+    page = open_page(reader, "/")
+    with page.expect_response(lambda r: r.url.endswith("/notifications/seen/")) as beacon:
+        page.goto("/notifications/")
+    assert beacon.value.status == 204
+    assert not Notification.objects.filter(recipient=reader, seen_at=None).exists()
+    # Seen is not read: the rows and the badge still say unread.
+    expect(page.locator(".notification-row.is-unread")).to_have_count(2)
+    expect(badge(page)).to_have_text("2")
+
+
 def test_clicking_a_toast_goes_through_the_click_through(open_page):
     attendee = UserFactory()
     organizer, event = off_loop(a_registered_event, attendee, title="Pottery class")

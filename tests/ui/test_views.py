@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 
 from notifications.models import Notification, Preference, QuietHours, Subscription
 from notifications import services
@@ -61,22 +61,123 @@ def test_center_lists_only_my_notifications_newest_first(alice, bob, alice_clien
     assert f'id="center-notification-{newer.pk}"'.encode() in response.content
 
 
-def test_center_records_first_seen_time_of_the_rows_it_shows(alice, alice_client):
+def writes_made(request) -> list[str]:
+    """The INSERT, UPDATE and DELETE statements one request runs."""
+    reset_queries()
+    with CaptureQueriesContext(connection) as captured:
+        request()
+    return [
+        query["sql"] for query in captured.captured_queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+SEEN_BEACON = re.compile(r'class="seen-beacon" data-seen-ids="([\d,]+)" hx-post="([^"]+)"')
+
+
+def seen_beacon(response) -> tuple[str, list[int]] | None:
+    """The beacon a page renders for its unseen rows: (the URL it posts to, the ids it names)."""
+    match = SEEN_BEACON.search(response.content.decode())
+    if match is None:
+        return None
+    return match.group(2), [int(pk) for pk in match.group(1).split(",")]
+
+
+def unseen_ids(user) -> set[int]:
+    return set(Notification.objects.filter(recipient=user, seen_at=None).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize(
+    "url, headers",
+    [
+        (reverse_lazy("notifications:center"), {}),
+        (reverse_lazy("notifications:center"), {**HTMX, "HTTP_HX_TARGET": "notification-list"}),
+        (reverse_lazy("notifications:dropdown"), HTMX),
+    ],
+    ids=["center", "center-list", "dropdown"],
+)
+def test_showing_notifications_writes_nothing_and_the_beacon_records_them_seen(
+    url, headers, alice, alice_client
+):
+    shown = {n.pk for n in send_many(alice, 3)}
+    responses = []
+    assert writes_made(lambda: responses.append(alice_client.get(url, **headers))) == []
+    assert unseen_ids(alice) == shown
+
+    beacon_url, ids = seen_beacon(responses[0])
+    assert beacon_url == reverse("notifications:record_seen") and set(ids) == shown
+    response = alice_client.post(beacon_url, {"ids": ",".join(map(str, ids))}, **HTMX)
+    assert response.status_code == 204
+    assert unseen_ids(alice) == set()
+    first_seen = dict(Notification.objects.values_list("pk", "seen_at"))
+
+    # Shown again: nothing left to record, and a repeated beacon keeps the first time.
+    assert seen_beacon(alice_client.get(url, **headers)) is None
+    alice_client.post(beacon_url, {"ids": ",".join(map(str, ids))}, **HTMX)
+    assert dict(Notification.objects.values_list("pk", "seen_at")) == first_seen
+
+
+def test_load_more_writes_nothing_and_names_only_its_own_rows(alice, alice_client):
+    sent = send_many(alice, 25)
+    first = alice_client.get(reverse("notifications:center"))
+    responses = []
+    older = reverse("notifications:center") + f"?before={row_ids(first)[-1]}"
+    assert writes_made(lambda: responses.append(alice_client.get(older, **HTMX))) == []
+    _, ids = seen_beacon(responses[0])
+    assert sorted(ids) == sorted(n.pk for n in sent[:5])
+    assert '<li hidden class="seen-beacon"' in responses[0].content.decode()  # Fits the <ol>.
+
+
+def test_the_seen_beacon_records_only_the_callers_rows(alice, bob, alice_client):
+    mine, theirs = send(alice), send(bob)
+    response = alice_client.post(
+        reverse("notifications:record_seen"), {"ids": f"{mine.pk},{theirs.pk}"}, **HTMX
+    )
+    assert response.status_code == 204
+    assert unseen_ids(alice) == set()
+    assert unseen_ids(bob) == {theirs.pk}
+
+
+def test_the_seen_beacon_refuses_a_post_without_csrf_token(alice):
     notification = send(alice)
-    alice_client.get(reverse("notifications:center"))
-    notification.refresh_from_db()
-    first_seen = notification.seen_at
-    assert first_seen is not None
-    alice_client.get(reverse("notifications:center"))
-    notification.refresh_from_db()
-    assert notification.seen_at == first_seen
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(reverse("notifications:record_seen"), {"ids": str(notification.pk)})
+    assert response.status_code == 403
+    assert unseen_ids(alice) == {notification.pk}
+
+    client.get(reverse("notifications:center"))  # The page's CSRF cookie, sent as HTMX does.
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        reverse("notifications:record_seen"), {"ids": str(notification.pk)},
+        HTTP_X_CSRFTOKEN=token, **HTMX,
+    )
+    assert response.status_code == 204
+    assert unseen_ids(alice) == set()
+
+
+@pytest.mark.parametrize("ids", ["", "abc", "1,,x", "0", "-3", ",".join(["1"] * 21)])
+def test_the_seen_beacon_answers_a_malformed_list_with_400(ids, alice, alice_client):
+    notification = send(alice)
+    response = alice_client.post(reverse("notifications:record_seen"), {"ids": ids})
+    assert response.status_code == 400
+    assert b"comma-separated notification ids" in response.content
+    assert unseen_ids(alice) == {notification.pk}
+
+
+def test_the_seen_beacon_needs_login_and_post(alice, alice_client):
+    notification = send(alice)
+    anonymous = Client().post(reverse("notifications:record_seen"), {"ids": str(notification.pk)})
+    assert anonymous.status_code == 302
+    assert alice_client.get(reverse("notifications:record_seen")).status_code == 405
+    assert unseen_ids(alice) == {notification.pk}
 
 
 def test_center_keeps_the_same_number_of_queries_as_rows_grow(
     alice, alice_client, django_assert_num_queries
 ):
     send_many(alice, 2)
-    alice_client.get(reverse("notifications:center"))  # Seen recorded: later pages update nothing.
+    alice_client.get(reverse("notifications:center"))  # The badge's counter is cached from here.
     few_rows = queries_made(lambda: alice_client.get(reverse("notifications:center")))
     send_many(alice, 30)
     alice_client.get(reverse("notifications:center"))
@@ -358,7 +459,7 @@ def test_row_actions_require_login(alice):
 # --- Dropdown and badge -----------------------------------------------------------------------
 
 
-def test_dropdown_shows_the_latest_ten_and_records_them_seen(alice, alice_client):
+def test_dropdown_shows_the_latest_ten_and_names_them_for_the_seen_beacon(alice, alice_client):
     send_many(alice, 12)
     latest_ten = list(
         Notification.objects.filter(recipient=alice, in_app=True).order_by("-id")
@@ -368,7 +469,7 @@ def test_dropdown_shows_the_latest_ten_and_records_them_seen(alice, alice_client
     content = response.content.decode()
     shown = [int(pk) for pk in re.findall(r'id="dropdown-notification-(\d+)"', content)]
     assert shown == latest_ten
-    assert Notification.objects.filter(recipient=alice, seen_at__isnull=False).count() == 10
+    assert seen_beacon(response)[1] == latest_ten
     assert "Mark all read" in content and reverse("notifications:center") in content
 
 
@@ -376,7 +477,7 @@ def test_dropdown_keeps_the_same_number_of_queries_as_rows_grow(
     alice, alice_client, django_assert_num_queries
 ):
     send_many(alice, 2)
-    alice_client.get(reverse("notifications:dropdown"))
+    alice_client.get(reverse("notifications:dropdown"))  # The badge's counter is cached from here.
     few_rows = queries_made(lambda: alice_client.get(reverse("notifications:dropdown")))
     send_many(alice, 15)
     alice_client.get(reverse("notifications:dropdown"))
@@ -559,7 +660,9 @@ def test_admin_shows_delivered_seen_and_clicked_per_kind(alice, alice_client):
     admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
     updates = send_many(alice, 3)
     send(alice, kind="event_reminder")
-    alice_client.get(reverse("notifications:dropdown"))  # Shows all four: seen.
+    shown = alice_client.get(reverse("notifications:dropdown"), **HTMX)  # Shows all four,
+    beacon_url, ids = seen_beacon(shown)
+    alice_client.post(beacon_url, {"ids": ",".join(map(str, ids))}, **HTMX)  # and they are seen.
     alice_client.post(reverse("notifications:open", args=[updates[0].pk]))  # One clicked.
     client = Client()
     client.force_login(admin)
