@@ -15,6 +15,7 @@ from tests.delivery.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 NOTIFICATIONS = "/api/v1/notifications"
+BULK = "/api/v1/notifications/bulk"
 DEVICES = "/api/v1/devices"
 FCM_TOKEN = "fcm-token-" + "a" * 20
 
@@ -29,12 +30,11 @@ def documented_statuses() -> list[tuple[str, int]]:
     )
 
 
-def send(client, raw_key, body, idempotency_key="status-1"):
+def send(client, raw_key, body, idempotency_key="status-1", path=NOTIFICATIONS):
     headers = {"Idempotency-Key": idempotency_key}
     if raw_key:
         headers["X-Api-Key"] = raw_key
-    return client.post(NOTIFICATIONS, json.dumps(body), content_type="application/json",
-                       headers=headers)
+    return client.post(path, json.dumps(body), content_type="application/json", headers=headers)
 
 
 def a_valid_body():
@@ -42,35 +42,50 @@ def a_valid_body():
             "context": {"event_title": "Quiz"}}
 
 
-def notifications_201(client, settings):
-    return send(client, api_key_create(name="ok")[1], a_valid_body())
+def in_bulk(body):
+    return {"notifications": [body]}
 
 
-def notifications_400(client, settings):
-    return send(client, api_key_create(name="ok")[1], {"kind": "no_such_kind", "recipients": [1]})
+def creation_cases(operation: str, path: str, wrap) -> dict:
+    """The requests that reach each status of one creating operation (single or bulk)."""
 
+    def post(client, raw_key, body, idempotency_key="status-1"):
+        return send(client, raw_key, wrap(body), idempotency_key, path=path)
 
-def notifications_401(client, settings):
-    return send(client, None, a_valid_body())
+    def created(client, settings):
+        return post(client, api_key_create(name="ok")[1], a_valid_body())
 
+    def bad(client, settings):
+        return post(client, api_key_create(name="ok")[1],
+                    {"kind": "no_such_kind", "recipients": [1]})
 
-def notifications_403(client, settings):
-    api_key, raw_key = api_key_create(name="old")
-    api_key_revoke(api_key=api_key)
-    return send(client, raw_key, a_valid_body())
+    def no_key(client, settings):
+        return post(client, None, a_valid_body())
 
+    def revoked_key(client, settings):
+        api_key, raw_key = api_key_create(name="old")
+        api_key_revoke(api_key=api_key)
+        return post(client, raw_key, a_valid_body())
 
-def notifications_409(client, settings):
-    raw_key = api_key_create(name="ok")[1]
-    send(client, raw_key, a_valid_body(), idempotency_key="once")
-    return send(client, raw_key, a_valid_body(), idempotency_key="once")
+    def key_reused_with_another_body(client, settings):
+        raw_key = api_key_create(name="ok")[1]
+        post(client, raw_key, a_valid_body(), idempotency_key="once")
+        return post(client, raw_key, a_valid_body(), idempotency_key="once")
 
+    def over_the_rate_limit(client, settings):
+        settings.API_RATE_LIMIT_PER_MINUTE = 1
+        raw_key = api_key_create(name="ok")[1]
+        post(client, raw_key, a_valid_body(), idempotency_key="first")
+        return post(client, raw_key, a_valid_body(), idempotency_key="second")
 
-def notifications_429(client, settings):
-    settings.API_RATE_LIMIT_PER_MINUTE = 1
-    raw_key = api_key_create(name="ok")[1]
-    send(client, raw_key, a_valid_body(), idempotency_key="first")
-    return send(client, raw_key, a_valid_body(), idempotency_key="second")
+    return {
+        (operation, 201): created,
+        (operation, 400): bad,
+        (operation, 401): no_key,
+        (operation, 403): revoked_key,
+        (operation, 409): key_reused_with_another_body,
+        (operation, 429): over_the_rate_limit,
+    }
 
 
 def logged_in() -> Client:
@@ -90,12 +105,8 @@ def a_device():
 
 
 CASES = {
-    ("notifications_create", 201): notifications_201,
-    ("notifications_create", 400): notifications_400,
-    ("notifications_create", 401): notifications_401,
-    ("notifications_create", 403): notifications_403,
-    ("notifications_create", 409): notifications_409,
-    ("notifications_create", 429): notifications_429,
+    **creation_cases("notifications_create", NOTIFICATIONS, lambda body: body),
+    **creation_cases("notifications_create_bulk", BULK, in_bulk),
     ("devices_register", 201): lambda client, settings: register(logged_in()),
     ("devices_register", 400): lambda client, settings: logged_in().post(
         DEVICES, json.dumps({"platform": "ios", "token": "not hex"}),

@@ -95,6 +95,7 @@ class _Connection:
         self._h2.increment_flow_control_window(2**24)
         self._streams: dict[int, _Stream] = {}
         self._changed = asyncio.Event()  # a stream ended, a window opened, settings changed
+        self._settled = asyncio.Event()  # the server's first SETTINGS frame arrived (or it failed)
         self.error: Http2Error | None = None  # set once the connection takes no new streams
         self._flush_scheduled = False
         self._flush()
@@ -103,6 +104,13 @@ class _Connection:
     @property
     def usable(self) -> bool:
         return self.error is None
+
+    async def settled(self) -> None:
+        """Wait for the server's first SETTINGS frame: until then its stream limit is unknown,
+        and a server may answer streams beyond it with GOAWAY (PROTOCOL_ERROR)."""
+        await self._settled.wait()
+        if self.error is not None:
+            raise self.error
 
     def _flush(self) -> None:
         """Send what h2 has queued, once per turn of the event loop: the streams a batch opens
@@ -201,14 +209,18 @@ class _Connection:
                 stream.future.set_exception(error)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.error = Http2Error(f"HTTP/2: GOAWAY ({event.error_code!r})")
+            self._settled.set()
             for stream_id, pending in list(self._streams.items()):
                 if stream_id > (event.last_stream_id or 0) and not pending.future.done():
                     pending.future.set_exception(_NotProcessed(str(self.error)))
         elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            if isinstance(event, h2.events.RemoteSettingsChanged):
+                self._settled.set()
             self._changed.set()
 
     def _fail(self, error: Http2Error) -> None:
         self.error = self.error or error
+        self._settled.set()
         for stream in self._streams.values():
             if not stream.future.done():
                 stream.future.set_exception(error)
@@ -271,6 +283,7 @@ class Http2Client:
             raise Http2Error(f"HTTP/2: {host}:{port} does not speak HTTP/2 (ALPN {protocol!r})")
         connection = _Connection(reader, writer)
         self._opened.append(connection)
+        await asyncio.wait_for(connection.settled(), self._timeout)
         return connection
 
     async def post(self, url: str, *, headers: dict[str, str], content: bytes) -> Response:
