@@ -20,10 +20,8 @@ def test_broker_down_at_commit_everything_owed_goes_out_once_it_is_back(make_sta
         NOTIFICATIONS_RELAY_GRACE_SECONDS="8",
         **smtp.env(),
     )
+    stack.start(web=True, worker=True, beat=True)
     [alice] = stack.users_with_sessions(1, prefix="alice")
-    stack.start_web()
-    stack.start_worker()
-    stack.start_beat()
 
     async def scenario():
         page = await PageSocket(stack.base_url, alice["cookie"]).connect()
