@@ -33,7 +33,12 @@ import notifications.push  # noqa: E402, F401
 import notifications.selectors  # noqa: E402, F401
 import notifications.services  # noqa: E402, F401
 import notifications.tasks  # noqa: E402, F401
+import operations.metrics  # noqa: E402
 
+# The metrics sampler thread must not be inside prometheus_client's lock when this process
+# forks, or a child that updates a metric waits on it forever: this process samples nothing
+# (each child starts its own sampler after the fork).
+operations.metrics.sample_process = lambda: None
 connections.close_all()
 
 
