@@ -18,6 +18,7 @@ are now (restarted, killed), as a newly started process would.
 import json
 import os
 import sys
+import threading
 import traceback
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -34,11 +35,24 @@ import notifications.selectors  # noqa: E402, F401
 import notifications.services  # noqa: E402, F401
 import notifications.tasks  # noqa: E402, F401
 import operations.metrics  # noqa: E402
+from prometheus_client import values  # noqa: E402
 
-# The metrics sampler thread must not be inside prometheus_client's lock when this process
-# forks, or a child that updates a metric waits on it forever: this process samples nothing
-# (each child starts its own sampler after the fork).
+# A child forked while the metrics sampler thread is inside prometheus_client's lock would wait
+# on that lock forever at its first metric. This process samples nothing more (each child starts
+# its own sampler after the fork), and forks holding the lock, so a sample still under way ends
+# first.
 operations.metrics.sample_process = lambda: None
+
+
+def metrics_lock():
+    for method in ("inc", "set", "get"):
+        for cell in getattr(getattr(values.ValueClass, method, None), "__closure__", None) or ():
+            if isinstance(cell.cell_contents, type(threading.Lock())):
+                return cell.cell_contents
+    return threading.Lock()  # not in multiprocess mode: nothing to guard
+
+
+METRICS_LOCK = metrics_lock()
 connections.close_all()
 
 
@@ -76,7 +90,8 @@ def main() -> None:
         request = json.loads(line)
         if request["op"] == "fork":
             answer.flush()
-            pid = os.fork()
+            with METRICS_LOCK:  # released in the parent and in the child
+                pid = os.fork()
             if pid == 0:
                 run_child(request["code"], request["log"])
             reply = {"pid": pid}
