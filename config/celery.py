@@ -5,10 +5,7 @@ import os
 from celery import Celery
 from kombu import Queue
 
-from config import broker_loss
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-broker_loss.install()  # a lost Redis broker must not take the worker (and honcho's stack) down
 
 # Every task counts its starts: a message that kills its worker each time is dead-lettered.
 app = Celery("herald", task_cls="config.redelivery:BoundedRedeliveryTask")

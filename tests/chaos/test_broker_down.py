@@ -28,13 +28,13 @@ def test_broker_down_at_commit_everything_owed_goes_out_once_it_is_back(make_sta
         await page.wait_for(lambda p: p.frames, what="the first badge")
         stack.broker.kill()
         ids = await asyncio.to_thread(stack.django, """
-            import time
+            import math, time
             from django.db import transaction
             from notifications.services import notify
             # The rate limit counts in fixed 10 s windows: all three calls in one window (each
             # takes a second or more while the broker refuses), or the third is not over it.
-            if time.time() % 10 > 0.5:
-                time.sleep(10 - time.time() % 10)
+            if math.fmod(time.time(), 10) > 0.5:
+                time.sleep(10 - math.fmod(time.time(), 10))
             result = []
             for number in range(3):
                 with transaction.atomic():
