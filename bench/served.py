@@ -11,6 +11,7 @@ import ctypes
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +87,7 @@ class Run:
         self.log_path = None
         self.keep_log = False
         self.cleaned = False
+        self.own_redis = None  # a ThrowawayRedis the product runs on, when the benchmark kills it
 
     def remember_tree(self):
         import psutil
@@ -150,7 +152,8 @@ class Run:
         # A second Ctrl-C must not leave processes, the database or the Redis db behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for step in (self.stop_children, self.stop_server, self.drop_database, self.flush_redis):
+        for step in (self.stop_children, self.stop_server, self.drop_database, self.flush_redis,
+                     self.stop_own_redis):
             try:
                 step()
             except Exception as exc:  # noqa: BLE001 - the other steps must still run
@@ -168,10 +171,54 @@ class Run:
         self.database = None
 
     def flush_redis(self):
-        if self.redis_url:
+        if self.redis_url and not self.own_redis:
             import redis
 
             redis.Redis.from_url(self.redis_url).flushdb()
+
+    def stop_own_redis(self):
+        if self.own_redis:
+            self.own_redis.kill()
+            shutil.rmtree(self.own_redis.workdir, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    """A redis-server on a free loopback port, no persistence: started again, it is empty."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="herald-sockets-redis-")
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/1"
+
+    def start(self, wait: float = 10) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.workdir, "--maxclients", "10000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        stop_at = time.monotonic() + wait
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > stop_at:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def maintenance_connection():
@@ -194,10 +241,13 @@ def drop_database(name: str) -> None:
         )
 
 
-def check_environment(script: str):
-    """The benchmark's database name and Redis URL, refused unless both are its own on loopback."""
+def check_environment(script: str, *, own_redis: bool = False):
+    """The benchmark's database name and Redis URL, refused unless both are its own on loopback.
+
+    ``own_redis``: the product will run on a Redis server of the benchmark's own, so REDIS_URL
+    is not needed."""
     database_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "") or ("redis://127.0.0.1:6379/1" if own_redis else "")
     if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
         sys.exit(f"bench/{script} needs DATABASE_URL (PostgreSQL) and REDIS_URL, e.g.\n"
                  f"  DATABASE_URL=postgres://postgres@127.0.0.1:5432/herald_bench_{script[:-3]} "

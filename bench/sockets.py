@@ -23,6 +23,14 @@ Against PostgreSQL and Redis, in a database and a Redis db of its own (both are 
 6. The floor: a bare ``websockets`` server in its own process relaying one Redis pub/sub message
    (padded to the size of the frame Herald sent) to the same number of sockets, opened the same
    way; latency from the publish.
+``--redis-restart``: the product runs against a ``redis-server`` the benchmark starts on a free
+loopback port (no persistence; REDIS_URL is not needed and the floor is skipped). Once the
+sockets are open it kills that Redis server and starts it again empty, waits ``--settle``
+seconds, then makes the one ``notify()``. The clients behave as the page does: a socket the
+server closes with a "try again" code (1001, 1006, 1011-1013, 4503) reconnects with jittered
+backoff and ``?last_id=`` of the newest notification it showed, so the server catches it up.
+A page shows the notification when the frame carrying it arrives, live or in a catch-up after a
+reconnect; lost = pages that never show it, dup = pages that show it more than once.
 Errors are the server log's lines with Traceback / ERROR / Exception / Redis pool and timeout
 messages. Bounded by ``--timeout``; every process it started is killed, the database dropped and
 the Redis db flushed on the way out, also after Ctrl-C or a failure. The last line has a fixed
@@ -47,6 +55,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # debug, a pe
 from served import (  # noqa: E402 - bench/served.py: the product started and stopped
     Deadline,
     Run,
+    ThrowawayRedis,
     check_environment,
     die_with_parent,
     drain_worker,
@@ -65,6 +74,11 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
 )
 
 WS_PATH = "/ws/notifications/"
+# Close codes after which the page's script reconnects and catches up (static/js/herald.js and
+# htmx's ws extension): going away, abnormal, internal error, restart, try again later, and the
+# product's "channel layer unavailable".
+RECONNECT_CODES = {1001, 1006, 1011, 1012, 1013, 4503}
+NOTIFICATION_ID = re.compile(rb'id="notification-(\d+)"')
 ERROR_LINE = re.compile(r"Traceback|ERROR|Exception|Too many connections|Timeout reading")
 
 
@@ -95,7 +109,7 @@ def listen_overflows() -> int | None:
 
 
 def client_process(conn, url: str, origin: str, cookies: list, rate: float, token: str,
-                   open_timeout: float) -> None:
+                   open_timeout: float, reconnect: bool = False) -> None:
     """Open ``len(cookies)`` sockets at ``rate``/s, then answer the parent.
 
     Child → parent: ``("ready",)`` once imported. Parent → child: ``("start", at)`` (the
@@ -105,10 +119,10 @@ def client_process(conn, url: str, origin: str, cookies: list, rate: float, toke
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cleans up on Ctrl-C
     raise_nofile_limit()
-    asyncio.run(_client_main(conn, url, origin, cookies, rate, token, open_timeout))
+    asyncio.run(_client_main(conn, url, origin, cookies, rate, token, open_timeout, reconnect))
 
 
-async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
+async def _client_main(conn, url, origin, cookies, rate, token, open_timeout, reconnect):
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -131,27 +145,61 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
     pending = {"n": 0}  # open sockets still waiting for the token frame
     readers = set()  # the event loop keeps only weak references to tasks
     lag = {"max": 0.0}
+    last_id = [0] * count  # the newest notification each page showed
+    reconnects = [0] * count  # sockets opened again after the server closed one
+    seen_after_reconnect = [False] * count  # the token came on a reopened socket
+    closing = {"now": False}
 
     def finished(i):
         pending["n"] -= 1
         if pending["n"] <= 0:
             done.set()
 
-    async def read(i, ws):
-        try:
-            async for message in ws:
-                now = time.time()
-                frames[i] += 1
-                raw = message.encode() if isinstance(message, str) else message
-                if token.encode() in raw:
-                    hits[i] += 1
-                    if first[i] is None:
-                        first[i] = now
-                        size[i] = len(raw)
-                        finished(i)
-        except ConnectionClosed:
-            pass
-        close_codes[i] = ws.close_code
+    async def reopen(i, cookie):
+        """As the page does after a "try again" close: backoff with jitter, then catch up."""
+        import random
+
+        delay = 0.5
+        while not closing["now"]:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            try:
+                return await connect(
+                    f"{url}?last_id={last_id[i]}", origin=origin,
+                    additional_headers=[("Cookie", cookie)] if cookie else [],
+                    open_timeout=open_timeout, ping_interval=None, close_timeout=2,
+                    compression=None, max_size=None, user_agent_header=None,
+                )
+            except Exception:  # noqa: BLE001 - the server is still away or busy: retry
+                delay = min(delay * 2, 8.0)
+        return None
+
+    async def read(i, ws, cookie):
+        while True:
+            try:
+                async for message in ws:
+                    now = time.time()
+                    frames[i] += 1
+                    raw = message.encode() if isinstance(message, str) else message
+                    for found in NOTIFICATION_ID.findall(raw):
+                        last_id[i] = max(last_id[i], int(found))
+                    if token.encode() in raw:
+                        hits[i] += 1
+                        if first[i] is None:
+                            first[i] = now
+                            size[i] = len(raw)
+                            seen_after_reconnect[i] = reconnects[i] > 0
+                            finished(i)
+            except ConnectionClosed:
+                pass
+            close_codes[i] = ws.close_code
+            if not reconnect or closing["now"] or (ws.close_code or 1006) not in RECONNECT_CODES:
+                break
+            ws = await reopen(i, cookie)
+            if ws is None:
+                break
+            reconnects[i] += 1
+            sockets[i] = ws
+            close_codes[i] = None
         if first[i] is None:
             finished(i)
 
@@ -177,7 +225,7 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
         handshake_ms.append((time.perf_counter() - began) * 1000)
         sockets[i] = ws
         pending["n"] += 1
-        reader = loop.create_task(read(i, ws))
+        reader = loop.create_task(read(i, ws, cookie))
         readers.add(reader)
         reader.add_done_callback(readers.discard)
 
@@ -216,10 +264,12 @@ async def _client_main(conn, url, origin, cookies, rate, token, open_timeout):
                     pass
             conn.send(("frames", [
                 {"first": first[i], "hits": hits[i], "frames": frames[i], "size": size[i],
-                 "close": close_codes[i]}
+                 "close": close_codes[i], "reconnects": reconnects[i],
+                 "after_reconnect": seen_after_reconnect[i]}
                 for i in range(count) if alive[i]
             ]))
         elif command[0] == "close":
+            closing["now"] = True
             open_sockets = [ws for ws in sockets if ws is not None]
             try:
                 await asyncio.wait_for(
@@ -283,7 +333,14 @@ def parse_args():
                         help="notification priority (default: the kind's, normal)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-server floor")
     server_arguments(parser)
+    parser.add_argument("--redis-restart", action="store_true",
+                        help="run on a redis-server of its own, kill it and start it empty while "
+                        "the sockets are open, then notify; pages reconnect and catch up")
+    parser.add_argument("--settle", type=float, default=5,
+                        help="--redis-restart: seconds between Redis answering again and notify()")
     args = parser.parse_args()
+    if args.redis_restart:
+        args.no_floor = True
     args.web = args.web or os.cpu_count() or 1
     args.clients = args.clients or max(1, args.sockets // 2500)
     args.clients = max(1, min(args.clients, args.sockets))
@@ -397,7 +454,8 @@ def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, toke
         parent_end, child_end = ctx.Pipe()
         proc = ctx.Process(
             target=client_process,
-            args=(child_end, url, origin, part, args.ramp / args.clients, token, open_timeout),
+            args=(child_end, url, origin, part, args.ramp / args.clients, token, open_timeout,
+                  args.redis_restart),
             daemon=True,
         )
         proc.start()
@@ -462,7 +520,10 @@ def collect_frames(pipes, sent_at: float, deadline: Deadline, wait_s: float):
     closes = collections.Counter(r["close"] for r in results if r["close"] is not None)
     sizes = [r["size"] for r in results if r["size"]]
     return {"latencies": latencies, "lost": lost, "dup": dup, "closes": closes,
-            "size": int(percentile(sizes, 50)) if sizes else 0, "received": len(latencies)}
+            "size": int(percentile(sizes, 50)) if sizes else 0, "received": len(latencies),
+            "after_reconnect": sum(1 for r in results if r.get("after_reconnect")),
+            "reconnected": sum(1 for r in results if r.get("reconnects")),
+            "reconnects": sum(r.get("reconnects", 0) for r in results)}
 
 
 def close_clients(run: Run, pipes, deadline: Deadline) -> None:
@@ -544,6 +605,9 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
           f"({grown_kb / 1024:.1f} MB over {opened['connected']} sockets)")
     deadline.check("idle measurement")
 
+    if args.redis_restart:
+        restart_redis(run, args, deadline, summary)
+
     users = get_user_model().objects.filter(username__startswith="sock-")
     marks = {}
     with transaction.atomic():
@@ -558,6 +622,14 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
           f"({(time.time() - marks['committed']) * 1000:.0f} ms of after-commit work here)")
     delivered = collect_frames(pipes, marks["committed"], deadline, args.deliver_timeout)
     print_delivery("herald delivery", delivered)
+    if args.redis_restart:
+        live = delivered["received"] - delivered["after_reconnect"]
+        print(f"redis restart: {delivered['received']} of {summary['connected']} pages show the "
+              f"notification: {live} in a frame on the socket they had when it was sent, "
+              f"{delivered['after_reconnect']} on a socket reopened after a close (catch-up); "
+              f"{delivered['reconnected']} pages reconnected ({delivered['reconnects']} reopens); "
+              f"lost {delivered['lost']}, dup {delivered['dup']}")
+        summary["after_reconnect"] = delivered["after_reconnect"]
     summary.update(lost=delivered["lost"], dup=delivered["dup"], size=delivered["size"],
                    received=delivered["received"],
                    p50=percentile(delivered["latencies"], 50),
@@ -579,6 +651,23 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
           f"{server_errors(run.log_path)[0] - errors} error lines while stopping")
     for line in samples:
         print(f"  {line}")
+
+
+def restart_redis(run: Run, args, deadline: Deadline, summary: dict) -> None:
+    """Kill the product's Redis server and start it again empty, sockets open."""
+    import redis
+
+    began = time.monotonic()
+    run.own_redis.kill()
+    print(f"redis restart: redis-server on port {run.own_redis.port} killed (SIGKILL) with "
+          f"{summary['connected']} sockets open")
+    time.sleep(1)  # down long enough for every process to notice
+    run.own_redis.start()
+    print(f"redis restart: started again empty after {time.monotonic() - began:.1f} s "
+          f"({redis.Redis.from_url(run.own_redis.url).dbsize()} keys); "
+          f"waiting {args.settle:g} s before notify()")
+    time.sleep(min(args.settle, deadline.left()))
+    deadline.check("the Redis restart")
 
 
 def floor_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: dict) -> None:
@@ -622,13 +711,22 @@ def floor_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: di
 
 def main():
     args = parse_args()
-    database, redis_url = check_environment("sockets.py")
+    database, redis_url = check_environment("sockets.py", own_redis=args.redis_restart)
     hard = raise_nofile_limit()
     deadline = Deadline(args.timeout)
     run = Run()
     run.keep_log = args.keep_log
+    if args.redis_restart:
+        # The product (this process's settings and honcho's processes) uses a Redis server of
+        # the benchmark's own, which it may kill.
+        run.own_redis = ThrowawayRedis()
+        run.own_redis.start()
+        redis_url = os.environ["REDIS_URL"] = run.own_redis.url
+        for name in ("CELERY_BROKER_URL", "CHANNEL_LAYER_REDIS_URLS"):
+            os.environ.pop(name, None)
     run.redis_url = redis_url
-    summary = {"web": 0, "connected": 0, "lost": 0, "dup": 0, "p50": float("nan"),
+    summary = {"web": 0, "connected": 0, "lost": 0, "dup": 0, "after_reconnect": 0,
+               "p50": float("nan"),
                "p99": float("nan"), "kb_per_socket": float("nan"), "floor_p99": float("nan"),
                "errors": 0}
 
@@ -675,6 +773,8 @@ def main():
         f"lost={summary['lost']} dup={summary['dup']} p50_ms={summary['p50']:.0f} "
         f"p99_ms={summary['p99']:.0f} kb_per_socket={summary['kb_per_socket']:.1f} "
         f"floor_p99_ms={floor:.0f} errors={summary['errors']}"
+        + (f" redis_restart=1 after_reconnect={summary['after_reconnect']}"
+           if args.redis_restart else "")
     )
     sys.exit(status)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.stack import Stack, build_template, postgres_bin
+from tests.chaos.stack import Stack, build_template, finish_removals, postgres_bin
 from tests.smtp_server import SmtpServer
 
 
@@ -19,6 +19,7 @@ def pg_template():
     template = build_template()
     yield template
     template.remove()
+    finish_removals()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Real WebSocket clients of the notifications socket, behaving as a page does: the session
 cookie and Origin at the handshake, ``?last_id=`` of the newest notification shown, and, when the
-server closes the socket with a code that means "try again" (1001, 1006, 1011, 1012), a
-reconnect with backoff that catches up from that id. They collect the notification ids of the
+server closes the socket with a code after which the page's script reconnects (1001, 1006,
+1011-1013, and 4503: the channel layer is unavailable), a reconnect with backoff that catches
+up from that id. They collect the notification ids of the
 fragments they receive."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import websockets
 
 TOAST = re.compile(r'id="notification-(\d+)"')
-RECONNECT_CODES = {1001, 1006, 1011, 1012}
+RECONNECT_CODES = {1001, 1006, 1011, 1012, 1013, 4503}
 
 
 class PageSocket:

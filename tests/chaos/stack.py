@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +107,14 @@ class RedisServer:
         wait_until(lambda: not answers(self.port), timeout=10, what="redis-server to stop")
 
 
+_removals: list[subprocess.Popen] = []
+
+
+def finish_removals() -> None:
+    while _removals:
+        _removals.pop().wait()
+
+
 class PostgresCluster:
     """A PostgreSQL cluster in ``datadir`` on a free port, trust auth on 127.0.0.1."""
 
@@ -132,8 +141,12 @@ class PostgresCluster:
         subprocess.run(["cp", "-a", str(self.datadir), str(datadir)], check=True)
         return PostgresCluster(datadir)
 
-    def remove(self) -> None:
-        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+    def remove(self, *, wait: bool = True) -> None:
+        if wait:
+            shutil.rmtree(self.datadir.parent, ignore_errors=True)
+        else:
+            # Deleting a data directory takes seconds on a busy disk; the next test need not wait.
+            _removals.append(subprocess.Popen(["rm", "-rf", str(self.datadir.parent)]))
 
     def start(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir} "
@@ -213,11 +226,37 @@ def base_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, st
         "DELIVERY_ENQUEUE_GRACE_SECONDS": "3",
         "NOTIFICATIONS_RELAY_GRACE_SECONDS": "3",
         "TASK_MAX_DELIVERIES": "3",
+        # One daphne process serving from the process that opened the socket: a supervisor and
+        # a process per core would import Django three times per start. The Redis- and
+        # web-restart cases run the production layout (WEB_PROCESSES=2).
+        "WEB_PROCESSES": "1",
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.update(extra)
     return env
+
+
+class ForkedProcess:
+    """A child of the stack's Django runner, waited on as a ``subprocess.Popen`` is."""
+
+    def __init__(self, pid: int, poll_status):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._poll_status = poll_status
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._poll_status()["status"]
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
 
 
 class Stack:
@@ -236,10 +275,17 @@ class Stack:
             self.broker.start()
             env.setdefault("CELERY_BROKER_URL", self.broker.url())
         self.postgres = template.copy()
-        self.postgres.start()
         self.env = base_env(database_url=self.postgres.url, redis_url=self.redis.url(), **env)
-        self.processes: list[tuple[str, subprocess.Popen, Path]] = []
+        self.processes: list[tuple[str, subprocess.Popen | ForkedProcess, Path]] = []
         self.web_port: int | None = None
+        # Sets Django up while PostgreSQL starts; the test's code then runs in forks of it.
+        self._runner_log = workdir / f"runner-{self.redis.port}.log"
+        self._runner = subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos.runner"], cwd=ROOT, env=self.env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self._runner_log, "w"),
+        )
+        self._runner_lock = threading.Lock()
+        self.postgres.start()
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -252,25 +298,52 @@ class Stack:
         self.processes.append((name, process, log_path))
         return process
 
+    def start(self, *, web: bool = False, worker: bool = False, beat: bool = False):
+        """Start the processes asked for side by side and wait until each is ready (starting
+        them one after the other costs each one's import time in turn). Returns them in the
+        order web, worker, beat."""
+        started = []
+        if web:
+            started.append((self._spawn_web(), self._await_web))
+        if worker:
+            started.append((self._spawn_worker(), self._await_worker))
+        if beat:
+            started.append((self.start_beat(), None))
+        for process, await_ready in started:
+            if await_ready:
+                await_ready(process)
+        return [process for process, _ in started]
+
     def start_web(self, port: int | None = None) -> subprocess.Popen:
+        process = self._spawn_web(port)
+        self._await_web(process)
+        return process
+
+    def _spawn_web(self, port: int | None = None) -> subprocess.Popen:
         self.web_port = port or self.web_port or free_port()
-        process = self._spawn(
+        return self._spawn(
             "web",
             [sys.executable, "manage.py", "serve", "--web-only", "--host", "127.0.0.1",
              "--port", str(self.web_port)],
         )
-        wait_until(lambda: process.poll() is not None or answers(self.web_port), timeout=60,
+
+    def _await_web(self, process: subprocess.Popen) -> None:
+        wait_until(lambda: process.poll() is not None or answers(self.web_port), timeout=90,
                    what="web to listen")
         assert process.poll() is None, self.log_tail("web")
-        return process
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start_worker(self, *extra: str, concurrency: int = 2, **env: str) -> subprocess.Popen:
+        process = self._spawn_worker(*extra, concurrency=concurrency, **env)
+        self._await_worker(process)
+        return process
+
+    def _spawn_worker(self, *extra: str, concurrency: int = 2, **env: str) -> subprocess.Popen:
         number = sum(1 for name, *_ in self.processes if name == "worker")
-        process = self._spawn(
+        return self._spawn(
             "worker",
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
              "--queues", "urgent,default,bulk", "--concurrency", str(concurrency),
@@ -278,10 +351,11 @@ class Stack:
              *extra],
             **env,
         )
+
+    def _await_worker(self, process: subprocess.Popen) -> None:
         wait_until(lambda: process.poll() is not None or "ready." in self.log_of(process),
-                   timeout=60, what="worker to be ready")
+                   timeout=90, what="worker to be ready")
         assert process.poll() is None, self.log_of(process)[-3000:]
-        return process
 
     def start_beat(self) -> subprocess.Popen:
         number = sum(1 for name, *_ in self.processes if name == "beat")
@@ -328,44 +402,54 @@ class Stack:
         for _, process, _ in reversed(self.processes):
             if process.poll() is None:
                 self.kill(process)
+        self._runner.kill()  # holds no state; its children are gone above
+        self._runner.wait()
         self.redis.kill()
         if self.broker:
             self.broker.kill()
         self.postgres.stop("immediate")
-        self.postgres.remove()
+        self.postgres.remove(wait=False)
 
     # --- Django inside the stack -------------------------------------------------------------
 
-    def _script(self, code: str) -> str:
-        return (
-            "import django, json, os\n"
-            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')\n"
-            "django.setup()\n"
-            "result = None\n"
-            + textwrap.dedent(code)
-            + "\nprint('RESULT=' + json.dumps(result))\n"
-        )
+    def _ask_runner(self, request: dict) -> dict:
+        with self._runner_lock:
+            try:
+                self._runner.stdin.write(json.dumps(request) + "\n")
+                self._runner.stdin.flush()
+                line = self._runner.stdout.readline()
+            except BrokenPipeError:
+                line = ""
+        assert line, "the Django runner died:\n" + self._runner_log.read_text()[-5000:]
+        return json.loads(line)
 
-    def django_background(self, name: str, code: str, **env: str) -> subprocess.Popen:
-        """``code`` in a Django process running beside the test (its output in its log)."""
-        return self._spawn(name, [sys.executable, "-c", self._script(code)], **env)
+    def django_background(self, name: str, code: str) -> ForkedProcess:
+        """``code`` in a Django process running beside the test (its output in its log); it
+        sets ``result`` (JSON-able), read with ``result_of``."""
+        log_path = self.workdir / f"{name}-{len(self.processes)}.log"
+        log_path.touch()  # read by the test before the child may have opened it
+        pid = self._ask_runner(
+            {"op": "fork", "code": textwrap.dedent(code), "log": str(log_path)}
+        )["pid"]
+        process = ForkedProcess(pid, lambda: self._ask_runner({"op": "poll", "pid": pid}))
+        self.processes.append((name, process, log_path))
+        return process
 
-    def result_of(self, process: subprocess.Popen, timeout: float = 180):
-        process.wait(timeout=timeout)
+    def result_of(self, process: subprocess.Popen | ForkedProcess, timeout: float = 180):
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"still running after {timeout} s:\n{self.log_of(process)[-5000:]}"
+            ) from None
         log = self.log_of(process)
         assert process.returncode == 0, log[-5000:]
         line = [row for row in log.splitlines() if row.startswith("RESULT=")][-1]
         return json.loads(line[len("RESULT="):])
 
-    def django(self, code: str, **env: str):
+    def django(self, code: str):
         """Run ``code`` in a Django process of this stack; it sets ``result`` (JSON-able)."""
-        completed = subprocess.run(
-            [sys.executable, "-c", self._script(code)], cwd=ROOT, env={**self.env, **env},
-            capture_output=True, text=True, timeout=240,
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
-        line = [row for row in completed.stdout.splitlines() if row.startswith("RESULT=")][-1]
-        return json.loads(line[len("RESULT="):])
+        return self.result_of(self.django_background("django", code), timeout=240)
 
     def users_with_sessions(self, count: int, *, prefix: str = "user") -> list[dict]:
         """``count`` users with a confirmed email address and a logged-in session each."""

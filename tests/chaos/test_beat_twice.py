@@ -69,8 +69,8 @@ def test_two_beats_send_each_reminder_digest_and_purge_once(make_stack, smtp):
     stack = make_stack(**smtp.env())
     setup = stack.django(SETUP)
     digest_email = setup["digest_email"]
+    beats = [stack.start_beat(), stack.start_beat()]  # their jobs queue until the worker is up
     stack.start_worker()
-    beats = [stack.start_beat(), stack.start_beat()]
 
     def reminders():
         return stack.postgres.query(

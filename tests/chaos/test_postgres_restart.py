@@ -44,10 +44,9 @@ def test_postgres_restart_loses_no_fan_out_sends_each_email_once_and_web_recover
 ):
     smtp.delay = 0.02  # a provider that takes a moment, so the restart meets a batch mid-way
     stack = make_stack(**smtp.env())
+    # Beat: the sweep sends rows a batch gave back while waiting out the restart.
+    _, _, beat = stack.start(web=True, worker=True, beat=True)
     [viewer] = stack.users(viewer=1, fan=RECIPIENTS)["viewer"]
-    stack.start_web()
-    stack.start_worker()
-    beat = stack.start_beat()  # the sweep sends rows a batch gave back while waiting out the restart
     center = f"{stack.base_url}/notifications/"
     cookies = dict([viewer["cookie"].split("=", 1)])
     assert httpx.get(center, cookies=cookies, timeout=30).status_code == 200

@@ -43,11 +43,10 @@ result = {"shown": shown, "stored": stored,
 
 
 def test_redis_restart_mid_burst_every_page_shows_every_notification_once(make_stack):
-    stack = make_stack(NOTIFICATIONS_RATE_LIMIT_COUNT="1000")
+    # Two daphne processes, as services mode runs on two cores: every one re-joins its pages.
+    stack = make_stack(NOTIFICATIONS_RATE_LIMIT_COUNT="1000", WEB_PROCESSES="2")
+    _, worker, _ = stack.start(web=True, worker=True, beat=True)
     users = stack.users(burst=PAGES)["burst"]
-    stack.start_web()
-    worker = stack.start_worker()
-    stack.start_beat()
 
     async def scenario():
         pages = {user["id"]: PageSocket(stack.base_url, user["cookie"]) for user in users}

@@ -40,10 +40,9 @@ result = {{"flood": [row.pk for row in flood], "others": [row.pk for row in othe
 
 def test_a_client_that_never_reads_costs_other_users_nothing_and_catches_up(make_stack):
     stack = make_stack()
+    web, _ = stack.start(web=True, worker=True)
     users = stack.users(slow=1, fast=1)
     [slow], [fast] = users["slow"], users["fast"]
-    web = stack.start_web()
-    stack.start_worker()
 
     async def scenario():
         fast_page = await PageSocket(stack.base_url, fast["cookie"]).connect()

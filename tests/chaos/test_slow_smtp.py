@@ -24,9 +24,8 @@ def sent_count(stack, prefix: str) -> int:
 
 def test_a_stalled_or_slow_smtp_server_never_gets_an_email_twice(make_stack, smtp):
     stack = make_stack(**smtp.env())
+    worker, _ = stack.start(worker=True, beat=True)
     users = stack.users(stall=1, slow=10)
-    worker = stack.start_worker()
-    stack.start_beat()
 
     # 1. The server takes the message and never answers: the attempt times out and is retried.
     smtp.stall_next = 1

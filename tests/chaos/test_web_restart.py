@@ -23,10 +23,11 @@ result = dict(Notification.objects.filter(dedupe_key="{key}").values_list("recip
 
 
 def test_pages_reconnect_after_sigterm_and_sigkill_and_see_what_was_missed_once(make_stack):
-    stack = make_stack(NOTIFICATIONS_RATE_LIMIT_COUNT="100")
+    # A supervisor and two daphne processes, as services mode runs on two cores: SIGTERM reaches
+    # each through the supervisor.
+    stack = make_stack(NOTIFICATIONS_RATE_LIMIT_COUNT="100", WEB_PROCESSES="2")
+    web, _ = stack.start(web=True, worker=True)
     users = stack.users(page=PAGES)["page"]
-    web = stack.start_web()
-    stack.start_worker()
 
     async def scenario():
         nonlocal web

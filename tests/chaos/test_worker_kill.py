@@ -15,9 +15,8 @@ RECIPIENTS = 40
 def test_worker_killed_mid_batch_then_a_poison_task_is_dead_lettered(make_stack, smtp, tmp_path):
     smtp.delay = 0.08
     stack = make_stack(**smtp.env())
+    worker, _ = stack.start(worker=True, beat=True)
     stack.users_with_sessions(RECIPIENTS, prefix="fan")
-    worker = stack.start_worker()
-    stack.start_beat()
 
     stack.django("""
         from django.contrib.auth import get_user_model
