@@ -44,7 +44,6 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
     Run,
     check_environment,
     die_with_parent,
-    drain_worker,
     drop_database,
     free_port,
     guarded,
@@ -52,7 +51,7 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
     percentile,
     receive,
     server_arguments,
-    server_errors,
+    stop_when_idle,
     start_server,
     web_processes,
 )
@@ -295,12 +294,7 @@ def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
     print(f"database: {stored} notifications stored, {reported} reported created"
           + ("" if stored == reported else "  <-- MISMATCH"))
     connections.close_all()
-    drained = drain_worker(deadline, 120)
-    print("worker: " + ("still busy after 120 s, stopped anyway" if drained is None
-                        else f"idle {drained:.1f} s after the last answer"))
-    running_log = Path(run.log_path).stat().st_size
-    run.stop_server()
-    errors, samples, warnings = server_errors(run.log_path, upto=running_log)
+    errors, samples, warnings = stop_when_idle(run, deadline, 120, "the last answer")
     summary["errors"] = errors
     print(f"server log: {errors} error lines, {warnings} warnings while running")
     for line in samples:

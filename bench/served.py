@@ -387,6 +387,17 @@ def server_errors(log_path: str, upto: int | None = None) -> tuple[int, list[str
     return len(matched), distinct[:8], sum(" WARNING " in line for line in lines)
 
 
+def stop_when_idle(run: Run, deadline: Deadline, cap: float, after: str):
+    """Let the worker finish (at most ``cap`` seconds, printed), stop the product, and return
+    ``server_errors`` of what its log says while it ran (not while it stopped)."""
+    drained = drain_worker(deadline, cap)
+    print("worker: " + (f"still busy after {cap:g} s, stopped anyway" if drained is None
+                        else f"idle {drained:.1f} s after {after}"))
+    running_log = Path(run.log_path).stat().st_size
+    run.stop_server()
+    return server_errors(run.log_path, upto=running_log)
+
+
 def server_arguments(parser) -> None:
     """The options every benchmark of the served product takes: web processes, deadline, log."""
     parser.add_argument("--web", type=int, default=0,

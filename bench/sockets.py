@@ -58,7 +58,6 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
     ThrowawayRedis,
     check_environment,
     die_with_parent,
-    drain_worker,
     drop_database,
     free_port,
     guarded,
@@ -69,6 +68,7 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
     receive,
     server_arguments,
     server_errors,
+    stop_when_idle,
     start_server,
     web_processes,
 )
@@ -639,12 +639,7 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
     except psutil.Error:
         proc_count = 0
     close_clients(run, pipes, deadline)
-    drained = drain_worker(deadline, 60)
-    print("worker: " + ("still busy after 60 s, stopped anyway" if drained is None
-                        else f"idle {drained:.1f} s after the frames were collected"))
-    running_log = Path(run.log_path).stat().st_size
-    run.stop_server()
-    errors, samples, warnings = server_errors(run.log_path, upto=running_log)
+    errors, samples, warnings = stop_when_idle(run, deadline, 60, "the frames were collected")
     summary["errors"] = errors
     print(f"server log: {errors} error lines, {warnings} warnings while running "
           f"({proc_count} processes under honcho); "
