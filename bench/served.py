@@ -348,7 +348,6 @@ def drain_worker(deadline: Deadline, cap: float) -> float | None:
 
     Stopping the worker in the middle of a push would log its own errors and hide the product's.
     """
-    from django.conf import settings
     from kombu.exceptions import ChannelError
 
     from config.celery import app

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from notifications import live
 from notifications.bulk import ids_in
-from notifications.models import Channel, Notification, Silenced
+from notifications.models import Notification, Silenced
 from notifications.selectors import unread_counts
 
 BODY_PREVIEW = 280

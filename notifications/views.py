@@ -7,7 +7,6 @@ a plain form POST gets a redirect to the page it came from. Another user's id is
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders

@@ -21,11 +21,7 @@ from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import service_account
 
 from notifications.delivery.backends.h2client import TRANSPORT_ERRORS, Http2Client, Response
-from notifications.delivery.backends.http2 import (
-    AsyncHttp2Backend,
-    retry_after_seconds,
-    ssl_context,
-)
+from notifications.delivery.backends.http2 import AsyncHttp2Backend, retry_after_seconds
 from notifications.delivery.backends.messages import MobileMessage
 from notifications.delivery.errors import DeliveryError, DeviceGone, PermanentDeliveryError
 
