@@ -27,7 +27,8 @@ import enum
 import hashlib
 
 from django.db import connection, models
-from django.db.models.expressions import RawSQL
+from django.core.exceptions import EmptyResultSet
+from django.db.models.lookups import In
 
 # From this many rows on, the varying columns go by COPY; fewer go as array parameters of the
 # INSERT itself, one round trip instead of three (create, copy, insert).
@@ -38,13 +39,32 @@ def supports_set_insert() -> bool:
     return connection.vendor == "postgresql"
 
 
-def ids_in(ids) -> list | RawSQL:
-    """The right side of ``pk__in=`` for thousands of ids: one array parameter on PostgreSQL
-    (``IN (SELECT unnest(...))``) instead of one quoted literal per id."""
-    ids = list(ids)
-    if supports_set_insert():
-        return RawSQL("SELECT unnest(%s::bigint[])", [ids])
-    return ids
+class AnyOf(In):
+    """``field__any_of=ids``: ``field IN ids`` for thousands of integer ids, sent on PostgreSQL
+    as ``field = ANY(%s::bigint[])`` with the ids as one array parameter instead of one quoted
+    literal per id.
+
+    ``= ANY(array)`` is a condition the primary key's index answers directly, so the rows are
+    read by id whatever the planner believes about the rest of the filter. The earlier form,
+    ``IN (SELECT unnest(%s))``, became a semi-join that the planner drove from the other side:
+    every due delivery row scanned and matched against the ids (about 100 ms for a claim of
+    200 rows behind a backlog of 16,000; a sequential scan of the table once analyzed).
+    Registered on every field in ``NotificationsConfig.ready``.
+    """
+
+    lookup_name = "any_of"
+
+    def get_prep_lookup(self):
+        return [int(value) for value in self.rhs]  # ids: no per-value field preparation
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, self.rhs)
+
+    def as_sql(self, compiler, connection):
+        if not self.rhs:
+            raise EmptyResultSet
+        return super().as_sql(compiler, connection)
 
 
 def insert_rows(

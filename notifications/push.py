@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from notifications import live
-from notifications.bulk import ids_in
 from notifications.models import Notification, Silenced
 from notifications.selectors import unread_counts
 
@@ -38,7 +37,7 @@ def push_notifications(notification_ids: Iterable[int]) -> int:
     """
     rows = list(
         Notification.objects.filter(
-            pk__in=ids_in(notification_ids),
+            pk__any_of=notification_ids,
             in_app=True,
             silenced=Silenced.NO,
             is_read=False,

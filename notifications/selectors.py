@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from notifications import counters
-from notifications.bulk import ids_in
 from notifications.kinds import user_facing_kinds
 from notifications.models import (
     Channel,
@@ -101,7 +100,7 @@ def unread_counts(user_ids: Iterable[int], *, store: bool = True) -> dict[int, i
         rebuilt = dict.fromkeys(missing, 0)
         rebuilt.update(
             Notification.objects.filter(
-                recipient_id__in=ids_in(missing), is_read=False, in_app=True
+                recipient_id__any_of=missing, is_read=False, in_app=True
             )
             .values("recipient_id")
             .annotate(count=Count("id"))

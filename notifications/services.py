@@ -207,7 +207,7 @@ def _quiet_until(user_ids: list[int], now: datetime) -> dict[int, datetime]:
     deferred = {}
     if not user_ids:
         return deferred
-    for quiet in QuietHours.objects.filter(user_id__in=bulk.ids_in(user_ids)):
+    for quiet in QuietHours.objects.filter(user_id__any_of=user_ids):
         window_end = quiet.window_end(now)
         if window_end is not None:
             deferred[quiet.user_id] = window_end
@@ -553,7 +553,7 @@ def _apply_rate_limit(rows: list[_Row], prepared: list[_Prepared], now: datetime
                 first_over.setdefault(kind, []).append(kind_rows[position].target.user_id)
     limited = sorted(row.notification_id for row in rows if row.rate_limited)
     for ids in _chunks(limited):
-        Notification.objects.filter(pk__in=bulk.ids_in(ids)).update(silenced=Silenced.RATE_LIMIT)
+        Notification.objects.filter(pk__any_of=ids).update(silenced=Silenced.RATE_LIMIT)
     return first_over
 
 

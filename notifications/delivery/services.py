@@ -23,7 +23,6 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from config.celery import enqueue
-from notifications.bulk import ids_in
 from notifications.delivery import policy, rendering
 from notifications.delivery.backends import get_backend
 from notifications.delivery.backends.webpush import SubscriptionGone
@@ -107,7 +106,7 @@ def deliveries_claim(
     token = uuid.uuid4()
     claimable = (
         Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=ids_in(delivery_ids))
+        .filter(pk__any_of=delivery_ids)
         .filter(_claimable(due_by))
     )
     if mobile:
@@ -128,7 +127,7 @@ def deliveries_claim(
     with _bookkeeping_transaction():
         rows = list(claimable.order_by("id"))
         if rows:
-            Delivery.objects.filter(pk__in=ids_in(row.pk for row in rows)).update(
+            Delivery.objects.filter(pk__any_of=[row.pk for row in rows]).update(
                 attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
             )
     for row in rows:
@@ -320,7 +319,7 @@ def _record_sent(rows: list[Delivery], message_ids: list[str]) -> None:
                     *(When(pk=pk, then=Value(mid)) for pk, mid in zip(ids, message_ids)),
                     output_field=CharField(),
                 )
-            return Delivery.objects.filter(pk__in=ids_in(ids), claim_token=token).update(
+            return Delivery.objects.filter(pk__any_of=ids, claim_token=token).update(
                 status=DeliveryStatus.SENT,
                 sent_at=timezone.now(),
                 provider_message_id=provider_id,
@@ -557,7 +556,7 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
         return dict.fromkeys((row.pk for row in rows), RELEASED)
     recipient_ids = {row.notification.recipient_id for row in rows}
     devices: dict[int, list[MobileDevice]] = defaultdict(list)
-    for device in MobileDevice.objects.filter(user_id__in=ids_in(recipient_ids)).order_by("id"):
+    for device in MobileDevice.objects.filter(user_id__any_of=recipient_ids).order_by("id"):
         devices[device.user_id].append(device)
     breakers: dict[str, CircuitBreaker] = {}
     permissions: dict[str, object] = {}
