@@ -10,7 +10,6 @@ token per key is shared by the whole process and renewed after ``APNS_TOKEN_REFR
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import jwt
 from django.conf import settings
 
 from notifications.delivery.backends.h2client import TRANSPORT_ERRORS, Http2Client, Response
-from notifications.delivery.backends.http2 import AsyncHttp2Backend, retry_after_seconds
+from notifications.delivery.backends.http2 import AsyncHttp2Backend, json_body, retry_after_seconds
 from notifications.delivery.backends.messages import MobileMessage
 from notifications.delivery.errors import DeliveryError, DeviceGone, PermanentDeliveryError
 
@@ -121,7 +120,7 @@ class ApnsBackend(AsyncHttp2Backend):
 
     async def deliver(self, client: Http2Client, message: MobileMessage) -> str:
         url = f"{settings.APNS_URL.rstrip('/')}/3/device/{quote(message.token, safe='')}"
-        body = json.dumps(apns_payload(message), separators=(",", ":")).encode()
+        body = json_body(apns_payload(message))
         token = ProviderToken.get()
         for attempt in (1, 2):
             try:

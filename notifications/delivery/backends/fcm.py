@@ -21,7 +21,7 @@ from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import service_account
 
 from notifications.delivery.backends.h2client import TRANSPORT_ERRORS, Http2Client, Response
-from notifications.delivery.backends.http2 import AsyncHttp2Backend, retry_after_seconds
+from notifications.delivery.backends.http2 import AsyncHttp2Backend, json_body, retry_after_seconds
 from notifications.delivery.backends.messages import MobileMessage
 from notifications.delivery.errors import DeliveryError, DeviceGone, PermanentDeliveryError
 
@@ -180,7 +180,7 @@ class FcmBackend(AsyncHttp2Backend):
             return await asyncio.to_thread(AccessToken.get, force_after=force_after)
 
     async def deliver(self, client: Http2Client, message: MobileMessage) -> str:
-        body = json.dumps(fcm_message(message), separators=(",", ":")).encode()
+        body = json_body(fcm_message(message))
         token, project = await self._access_token()
         url = f"{settings.FCM_URL.rstrip('/')}/v1/projects/{project}/messages:send"
         for attempt in (1, 2):

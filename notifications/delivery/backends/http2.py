@@ -10,6 +10,7 @@ the connection is reused by the next chunk.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,15 @@ from django.conf import settings
 from notifications.delivery.backends.base import DeliveryBackend
 from notifications.delivery.backends.h2client import Http2Client, Response
 from notifications.delivery.errors import DeliveryError
+
+
+# One encoder for every body: ``json.dumps`` with ``separators`` builds a new encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def json_body(value) -> bytes:
+    """``value`` as compact JSON bytes (a push's request body)."""
+    return _COMPACT_JSON.encode(value).encode()
 
 
 def retry_after_seconds(response: Response) -> float | None:
