@@ -12,8 +12,10 @@ import json
 import re
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.template.base import Lexer, TokenType
 from django.template.loader import select_template
+from django.utils.functional import SimpleLazyObject
 
 from notifications.delivery import clicks, unsubscribe
 from notifications.delivery.backends.messages import (
@@ -48,10 +50,17 @@ def absolute_url(url: str) -> str:
 
 def notification_context(notification: Notification) -> dict:
     context = dict(notification.data or {})
+    recipient = (
+        notification.recipient
+        if Notification.recipient.is_cached(notification)
+        # Read only if the template does (a phone-app payload shared by a fan-out's rows never
+        # does): no query for a recipient nobody reads.
+        else SimpleLazyObject(lambda: notification.recipient)
+    )
     context.update(
         subject=notification.subject if notification.content_type_id else None,
         notification=notification,
-        recipient=notification.recipient,
+        recipient=recipient,
         absolute_url=absolute_url(notification.url),
         site_url=settings.SITE_URL,
     )
@@ -227,15 +236,20 @@ def render_mobile_payloads(
     their text, so unless the kind's ``mobile.json`` reads per-row values, rows equal in text,
     link, data, subject and badge get the same payload (one dict, not to be changed)."""
     per_row_by_kind: dict[str, bool] = {}
+    for kind in {notification.kind for notification in notifications}:
+        template = select_template(get_kind(kind).template_names("mobile.json"))
+        source = getattr(getattr(template, "template", None), "source", None)
+        per_row_by_kind[kind] = source is None or _reads_per_row_values(source)
+    # Rows rendered one by one may read their recipient: all of them in one query.
+    prefetch_related_objects(
+        [notification for notification in notifications if per_row_by_kind[notification.kind]],
+        "recipient",
+    )
     rendered: dict[tuple, dict] = {}
     payloads = []
     for notification in notifications:
         badge = badges.get(notification.recipient_id)
         kind = notification.kind
-        if kind not in per_row_by_kind:
-            template = select_template(get_kind(kind).template_names("mobile.json"))
-            source = getattr(getattr(template, "template", None), "source", None)
-            per_row_by_kind[kind] = source is None or _reads_per_row_values(source)
         if per_row_by_kind[kind]:
             payloads.append(render_mobile_payload(notification, badge=badge))
             continue

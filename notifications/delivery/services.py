@@ -93,7 +93,8 @@ def _claimable(due_by: datetime) -> Q:
 def deliveries_claim(
     *, delivery_ids: list[int], due_by: datetime, mobile: bool | None = None
 ) -> list[Delivery]:
-    """Lock the open rows due by ``due_by``, count an attempt on each and lease them.
+    """Lock the open rows due by ``due_by``, count an attempt on each and lease them; the rows
+    leased, in id order.
 
     Runs its own transaction (call outside atomic). Rows locked by another worker are skipped
     (``SKIP LOCKED``); the lease (``next_attempt_at`` moved ``DELIVERY_CLAIM_SECONDS`` ahead, and a
@@ -104,38 +105,70 @@ def deliveries_claim(
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.DELIVERY_CLAIM_SECONDS)
     token = uuid.uuid4()
-    claimable = (
-        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__any_of=delivery_ids)
-        .filter(_claimable(due_by))
-    )
+    with _bookkeeping_transaction():
+        claimed_ids = _lease(delivery_ids, due_by, lease_until, token, mobile)
+    if not claimed_ids:
+        return []
+    # Read once leased: the lease, not a row lock, keeps other workers away from these rows.
+    rows = Delivery.objects.filter(pk__any_of=claimed_ids).order_by("id")
     if mobile:
-        # What the phone-app sender reads to render; it reads the devices in one query itself.
-        claimable = claimable.filter(channel=Channel.MOBILE).select_related(
-            "notification__recipient"
-        )
+        # What the phone-app sender reads to render (a template that reads the recipient has
+        # them loaded by ``render_mobile_payloads``); it reads the devices in one query itself.
+        rows = rows.select_related("notification")
     else:
-        if mobile is False:
-            claimable = claimable.exclude(channel=Channel.MOBILE)
         # Contact points come with the rows: no query per row in the senders.
-        claimable = claimable.select_related(
+        rows = rows.select_related(
             "notification__recipient__contact_point"
         ).prefetch_related(
             "notification__recipient__push_subscriptions",
             "notification__recipient__mobile_devices",
         )
-    with _bookkeeping_transaction():
-        rows = list(claimable.order_by("id"))
-        if rows:
-            Delivery.objects.filter(pk__any_of=[row.pk for row in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
-            )
-    for row in rows:
-        row.attempts += 1
-        row.next_attempt_at = lease_until
-        row.claim_token = token
+    rows = list(rows)
     metrics.deliveries_claimed(rows)
     return rows
+
+
+def _lease(
+    delivery_ids: list[int], due_by: datetime, lease_until: datetime, token, mobile: bool | None
+) -> list[int]:
+    """Lease the claimable rows among ``delivery_ids`` (an attempt counted on each); their ids.
+
+    On PostgreSQL one statement locks (skipping rows another worker holds), checks and leases
+    them; elsewhere (SQLite, one writer at a time) a read, then an update.
+    """
+    if connection.vendor == "postgresql":
+        channel = {True: "AND channel = %s", False: "AND channel <> %s", None: ""}[mobile]
+        table = Delivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {table} AS d
+                   SET attempts = d.attempts + 1, next_attempt_at = %s, claim_token = %s
+                  FROM (SELECT id FROM {table}
+                         WHERE id = ANY(%s::bigint[]) AND status = ANY(%s)
+                           AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+                           AND attempts < %s {channel}
+                         ORDER BY id
+                           FOR UPDATE SKIP LOCKED) AS free
+                 WHERE d.id = free.id
+                RETURNING d.id
+                """,
+                [lease_until, token, list(delivery_ids), [status.value for status in OPEN_STATUSES], due_by,
+                 policy.max_attempts(), *([Channel.MOBILE] if mobile is not None else [])],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    claimable = (
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=delivery_ids)
+        .filter(_claimable(due_by))
+    )
+    if mobile is not None:
+        claimable = (claimable.filter if mobile else claimable.exclude)(channel=Channel.MOBILE)
+    ids = list(claimable.values_list("id", flat=True))
+    Delivery.objects.filter(pk__in=ids).update(
+        attempts=F("attempts") + 1, next_attempt_at=lease_until, claim_token=token
+    )
+    return ids
 
 
 def deliveries_bury_exhausted(*, now: datetime | None = None) -> int:
