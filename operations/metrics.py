@@ -14,6 +14,7 @@ Every function here is cheap (a few memory writes) and never raises into the cal
 from __future__ import annotations
 
 import atexit
+import collections
 import glob
 import logging
 import os
@@ -181,21 +182,25 @@ def inapp_pushed(*, count: int, since: float) -> None:
 
 @_safe
 def deliveries_claimed(rows: Iterable) -> None:
-    for row in rows:
-        DELIVERY_ATTEMPTS.labels(row.channel).inc()
+    # One increment per channel, not per row: a batch is hundreds of rows of one channel.
+    for channel, count in collections.Counter(row.channel for row in rows).items():
+        DELIVERY_ATTEMPTS.labels(channel).inc(count)
 
 
 @_safe
 def deliveries_finished(rows: Iterable, status: str) -> None:
     """Rows that ended one attempt in ``status`` (sent, failed, deferred); sent rows observe
     their latency. Dead letters go through ``dead_lettered``."""
-    now = time.time()
-    for row in rows:
-        DELIVERIES.labels(row.channel, status).inc()
-        if status == "sent":
-            DELIVERY_LATENCY.labels(row.channel).observe(
-                max(0.0, now - row.created_at.timestamp())
-            )
+    rows = list(rows)
+    for channel, count in collections.Counter(row.channel for row in rows).items():
+        DELIVERIES.labels(channel, status).inc(count)
+    if status == "sent":
+        now = time.time()
+        latency = {}
+        for row in rows:
+            if row.channel not in latency:
+                latency[row.channel] = DELIVERY_LATENCY.labels(row.channel)
+            latency[row.channel].observe(max(0.0, now - row.created_at.timestamp()))
 
 
 @_safe
