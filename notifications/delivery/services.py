@@ -12,7 +12,9 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -201,16 +203,17 @@ CLAIM_CHUNK = 25
 # Phone-app rows of a chunk are sent all at once, as concurrent HTTP/2 streams bounded by one
 # overall deadline (``mobile_send_deadline_seconds``), so a chunk takes one round trip however
 # large it is and its lease holds: a task's whole batch is claimed in one go up to this many.
-MOBILE_CLAIM_CHUNK = 500
+MOBILE_CLAIM_CHUNK = 100
 
 
 def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
     """Send a batch of rows: claimed a chunk at a time, then one provider call per row, with one
     backend (one provider connection) per channel for the whole batch. Phone-app rows are
-    claimed first, in chunks of ``MOBILE_CLAIM_CHUNK``, and each chunk goes out concurrently.
+    claimed first, in chunks of ``MOBILE_CLAIM_CHUNK``; each chunk goes out concurrently, and
+    the next chunk is claimed and prepared while its pushes are in flight.
 
     Idempotent; returns the outcome per claimed row (rows not claimed are left out). When the
-    task's soft time limit strikes, the rows of the chunk not tried yet are given back.
+    task's soft time limit strikes, the claimed rows without an outcome are given back.
     """
     backends: dict[str, object] = {}
     outcomes: dict[int, str] = {}
@@ -221,25 +224,39 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, str]:
             backends[channel] = get_backend(channel)
         return backends[channel]
 
-    chunks = [(ids[n : n + MOBILE_CLAIM_CHUNK], True) for n in range(0, len(ids), MOBILE_CLAIM_CHUNK)]
-    chunks += [(ids[n : n + CLAIM_CHUNK], False) for n in range(0, len(ids), CLAIM_CHUNK)]
+    mobile_chunks = [ids[n : n + MOBILE_CLAIM_CHUNK] for n in range(0, len(ids), MOBILE_CLAIM_CHUNK)]
+    other_chunks = [ids[n : n + CLAIM_CHUNK] for n in range(0, len(ids), CLAIM_CHUNK)]
+    held: list[Delivery] = []  # claimed rows whose outcome is not written yet
     try:
-        for chunk, mobile in chunks:
-            claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now(), mobile=mobile)
+        # Phone-app chunks overlap: the next one is claimed and prepared while the pushes of
+        # the one before are in flight, so the providers work while this process does.
+        in_flight: _MobileSend | None = None
+        for chunk in mobile_chunks:
             try:
-                if mobile:
-                    if claimed:
-                        outcomes.update(_send_mobile_claimed(claimed, backend(Channel.MOBILE)))
-                    continue
-                for delivery in claimed:
-                    outcomes[delivery.pk] = _send_claimed(delivery, backends)
-            except SoftTimeLimitExceeded:
-                untried = [row for row in claimed if row.pk not in outcomes]
-                _release(untried)
-                logger.warning(
-                    "Delivery batch hit its time limit; %d rows given back", len(untried)
-                )
-                raise
+                claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now(), mobile=True)
+                held += claimed
+                sending = _start_mobile(claimed, backend(Channel.MOBILE)) if claimed else None
+            finally:
+                if in_flight is not None:
+                    finishing, in_flight = in_flight, None
+                    outcomes.update(_finish_mobile(finishing))
+            if isinstance(sending, dict):
+                outcomes.update(sending)
+            else:
+                in_flight = sending
+        if in_flight is not None:
+            outcomes.update(_finish_mobile(in_flight))
+        for chunk in other_chunks:
+            claimed = deliveries_claim(delivery_ids=chunk, due_by=timezone.now(), mobile=False)
+            held = claimed
+            for delivery in claimed:
+                outcomes[delivery.pk] = _send_claimed(delivery, backends)
+    except SoftTimeLimitExceeded:
+        untried = [row for row in held if row.pk not in outcomes]
+        for token in {row.claim_token for row in untried}:  # one release per claim
+            _release([row for row in untried if row.claim_token == token])
+        logger.warning("Delivery batch hit its time limit; %d rows given back", len(untried))
+        raise
     finally:
         for backend in backends.values():
             backend.close()
@@ -575,7 +592,15 @@ def _send_push(delivery: Delivery, backend) -> str:
 
 
 def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
-    """Push claimed phone-app rows to every device of their recipients, all at once.
+    """Push claimed phone-app rows (``_start_mobile``) and write their outcomes
+    (``_finish_mobile``)."""
+    sending = _start_mobile(rows, backend)
+    return sending if isinstance(sending, dict) else _finish_mobile(sending)
+
+
+def _start_mobile(rows: list[Delivery], backend) -> _MobileSend | dict[int, str]:
+    """Start pushing claimed phone-app rows to every device of their recipients, all at once;
+    returns with the pushes in flight (or, rows given back untried, with their outcomes).
 
     Like web push: a row is sent when at least one device accepted it; each provider (APNs,
     FCM) has its own breaker; a token the provider calls gone deletes that device. The sends
@@ -612,10 +637,31 @@ def _send_mobile_claimed(rows: list[Delivery], backend) -> dict[int, str]:
                 continue
             message = rendering.mobile_message(notification, device, payload)
             planned.append((row, device, provider, message))
-    results = backend.send_many(
+    results = backend.start_many(
         [message for *_, message in planned], deadline=policy.mobile_send_deadline_seconds()
     )
+    return _MobileSend(rows, planned, breakers, blocked, results)
 
+
+@dataclass
+class _MobileSend:
+    """A chunk of phone-app rows whose pushes are in flight (``_start_mobile``)."""
+
+    rows: list[Delivery]
+    planned: list[tuple[Delivery, MobileDevice, str, object]]  # (row, device, provider, message)
+    breakers: dict[str, CircuitBreaker]
+    blocked: dict[int, CircuitOpen]
+    results: Future
+
+
+def _finish_mobile(sending: _MobileSend) -> dict[int, str]:
+    """Wait for a chunk's pushes (``_start_mobile``), then write each row's outcome: devices
+    whose token is gone deleted, the breakers told, the rows a device accepted written sent in
+    one statement, the others through the usual outcome handling."""
+    rows, planned, breakers, blocked = (
+        sending.rows, sending.planned, sending.breakers, sending.blocked
+    )
+    results = sending.results.result()
     accepted: dict[int, list[str]] = defaultdict(list)
     errors: dict[int, list[Exception]] = defaultdict(list)
     gone: list[int] = []

@@ -337,3 +337,17 @@ def test_streams_past_the_providers_limit_wait_for_a_free_one_on_the_same_connec
         assert narrow.max_in_flight == 2
     finally:
         narrow.stop()
+
+
+def test_a_batch_larger_than_a_claim_is_sent_chunk_after_chunk_with_pushes_overlapping(
+    push_services, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(delivery_services, "MOBILE_CLAIM_CHUNK", 3)
+    push_services.delay = 0.05  # the next chunk is claimed while these answers wait
+    users = iphones(7, first=32)
+    send_update_as_one_batch(users, django_capture_on_commit_callbacks)
+    assert sorted(request.token for request in push_services.to("apns")) == sorted(
+        f"{32 + n:02x}" * 32 for n in range(7)
+    )
+    rows = [mobile_row(user) for user in users]
+    assert {(row.status, row.attempts, row.claim_token) for row in rows} == {("sent", 1, None)}

@@ -36,6 +36,9 @@ import h2.exceptions
 import h2.settings
 
 READ_SIZE = 65536
+# Streams opened in one event-loop turn go out together, but no more than this many at a time:
+# the server starts on the first ones while the rest are still being encoded.
+FLUSH_STREAMS = 25
 
 
 class Http2Error(Exception):
@@ -102,6 +105,7 @@ class _Connection:
         self._settled = asyncio.Event()  # the server's first SETTINGS frame arrived (or it failed)
         self.error: Http2Error | None = None  # set once the connection takes no new streams
         self._flush_scheduled = False
+        self._unflushed_streams = 0
         self._flush()
         self._reading = asyncio.ensure_future(self._read_loop())
 
@@ -118,13 +122,15 @@ class _Connection:
 
     def _flush(self) -> None:
         """Send what h2 has queued, once per turn of the event loop: the streams a batch opens
-        in one turn go out in one TLS write instead of one each."""
+        in one turn go out in a few TLS writes (``FLUSH_STREAMS`` streams each) instead of one
+        each."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._write_queued)
 
     def _write_queued(self) -> None:
         self._flush_scheduled = False
+        self._unflushed_streams = 0
         data = self._h2.data_to_send()
         if data and not self._writer.is_closing():
             self._writer.write(data)
@@ -155,7 +161,11 @@ class _Connection:
                     continue
                 chunk, body = body[:window], body[window:]
                 self._h2.send_data(stream_id, chunk, end_stream=not body)
-            self._flush()
+            self._unflushed_streams += 1
+            if self._unflushed_streams >= FLUSH_STREAMS:
+                self._write_queued()
+            else:
+                self._flush()
             return await stream.future
         except h2.exceptions.ProtocolError as exc:
             raise Http2Error(f"HTTP/2: {type(exc).__name__}: {exc}") from exc

@@ -14,6 +14,7 @@ import json
 import ssl
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 from django.conf import settings
 
@@ -76,8 +77,10 @@ class AsyncHttp2Backend(DeliveryBackend):
             )
         return self._client
 
-    def send_many(self, messages: Sequence, *, deadline: float | None = None) -> list:
-        """Send all ``messages`` at once; per message its id, or the exception it raised.
+    def start_many(self, messages: Sequence, *, deadline: float | None = None) -> Future:
+        """Start sending all ``messages`` at once and return at once; the future's result is,
+        per message, its id or the exception it raised. The caller may do other work (claim
+        and prepare the next rows) while the streams are in flight.
 
         ``deadline``: seconds the whole lot may take; a send still running then is cancelled
         and its result is a (retryable) ``DeliveryError``.
@@ -100,8 +103,15 @@ class AsyncHttp2Backend(DeliveryBackend):
             )
 
         if not messages:
-            return []
-        return self._run(send_all())
+            done: Future = Future()
+            done.set_result([])
+            return done
+        self._start()
+        return asyncio.run_coroutine_threadsafe(send_all(), self._loop)
+
+    def send_many(self, messages: Sequence, *, deadline: float | None = None) -> list:
+        """``start_many`` and wait for the results."""
+        return self.start_many(messages, deadline=deadline).result()
 
     def send(self, message) -> str:
         (result,) = self.send_many([message])
