@@ -14,8 +14,10 @@ backend stands in for SMTP, so the figures are Herald's own cost per row, not a 
 - mobile: N pending phone-app rows (half iOS, half Android) through ``enqueue_deliveries`` like
   the batched email rows, to the local fake APNs and FCM services (``tests/fakes/mobile_push.py``,
   HTTP/2 over TLS, one process each so they do not share this one's CPU): JWT and OAuth2 token,
-  a task's rows as concurrent streams, one connection per provider; with the CPU seconds per
-  1,000 rows of this process (the worker) and of the stand-ins. ``--mobile-only`` runs only this;
+  a task's rows as concurrent streams, one connection per provider. This process is the worker:
+  it prints its rows/s (wall clock, what the goal of 1,000/s per worker process is about) and
+  its rows per CPU second (its own CPU, every thread), the stand-ins' CPU per 1,000 rows, and
+  the load average before and after the timed part. ``--mobile-only`` runs only this;
 - API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
   Django's test client, then the same requests again (idempotent replays).
 The last line has a fixed format for scripts.
@@ -186,16 +188,23 @@ class MobileRun:
     # others leave, the CPU cost per row does not.
     worker_cpu: float
     fake_cpu: float
+    # 1-minute load average just before and just after the timed part.
+    load_before: float
+    load_after: float
 
 
 def print_mobile(count: int, run: MobileRun) -> None:
     print(f"mobile: {count} push rows through the fake APNs/FCM in {run.seconds:.2f} s; "
-          f"worker CPU {run.worker_cpu:.2f} s, fake CPU {run.fake_cpu:.2f} s")
+          f"worker CPU {run.worker_cpu:.2f} s, fake CPU {run.fake_cpu:.2f} s; "
+          f"load average {run.load_before:.2f} -> {run.load_after:.2f} on {os.cpu_count()} CPUs")
+    print(f"worker process: {count / run.seconds:.0f} rows/s wall clock, "
+          f"{count / run.worker_cpu:.0f} rows per CPU second of its own")
     print(
         f"mobile rows={count} mobile_per_s={count / run.seconds:.0f} "
         f"worker_cpu_s_per_1000={run.worker_cpu * 1000 / count:.2f} "
         f"per_worker_cpu_s={count / run.worker_cpu:.0f} "
-        f"fake_cpu_s_per_1000={run.fake_cpu * 1000 / count:.2f}"
+        f"fake_cpu_s_per_1000={run.fake_cpu * 1000 / count:.2f} "
+        f"load={run.load_before:.2f}-{run.load_after:.2f}"
     )
 
 
@@ -255,18 +264,20 @@ def bench_mobile(count: int, users, make_rows) -> MobileRun:
             ids = make_rows("mobile", Channel.MOBILE, recipients)
             worker = psutil.Process()
             fakes = [psutil.Process(server.pid) for server in servers]
+            load_before = os.getloadavg()[0]
             worker_before, fake_before = cpu(worker), sum(map(cpu, fakes))
             started = time.perf_counter()
             enqueue_deliveries(ids, priority="normal")
             elapsed = time.perf_counter() - started
             worker_cpu, fake_cpu = cpu(worker) - worker_before, sum(map(cpu, fakes)) - fake_before
+            load_after = os.getloadavg()[0]
         finally:
             for server in servers:
                 server.terminate()
                 server.wait()
     sent = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENT).count()
     assert sent == len(ids), f"{sent} of {len(ids)} mobile rows sent"
-    return MobileRun(elapsed, worker_cpu, fake_cpu)
+    return MobileRun(elapsed, worker_cpu, fake_cpu, load_before, load_after)
 
 
 if __name__ == "__main__":
