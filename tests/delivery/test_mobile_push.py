@@ -351,3 +351,16 @@ def test_a_batch_larger_than_a_claim_is_sent_chunk_after_chunk_with_pushes_overl
     )
     rows = [mobile_row(user) for user in users]
     assert {(row.status, row.attempts, row.claim_token) for row in rows} == {("sent", 1, None)}
+
+
+def test_the_next_batch_reuses_the_connection_unless_it_sat_idle_too_long(
+    push_services, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications.delivery.backends import h2client
+
+    send_update_as_one_batch(iphones(2, first=48), django_capture_on_commit_callbacks)
+    send_update_as_one_batch(iphones(2, first=50), django_capture_on_commit_callbacks)
+    assert len({request.connection for request in push_services.to("apns")}) == 1
+    monkeypatch.setattr(h2client, "IDLE_REUSE_SECONDS", -1.0)  # any idle connection is stale
+    send_update_as_one_batch(iphones(1, first=52), django_capture_on_commit_callbacks)
+    assert len({request.connection for request in push_services.to("apns")}) == 2

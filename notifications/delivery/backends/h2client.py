@@ -5,7 +5,8 @@ streams of one TLS connection per origin. ``httpx`` did the same through four la
 httpcore, anyio, h2) that cost several times the protocol work per request; at thousands of
 pushes a second per worker those layers were most of the worker's CPU (docs/benchmarks.md).
 
-- One connection per origin, opened on first use (TLS with ALPN ``h2``; HTTP/1.1 is refused).
+- One connection per origin, opened on first use (TLS with ALPN ``h2``; HTTP/1.1 is refused)
+  and kept for later requests; one idle longer than ``IDLE_REUSE_SECONDS`` is replaced.
 - Streams beyond the server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` wait for a free one.
 - Flow control: bodies wait for window; received data is acknowledged as it is read.
 - ``GOAWAY``: streams the server did not process, and requests that found the connection
@@ -39,6 +40,10 @@ READ_SIZE = 65536
 # Streams opened in one event-loop turn go out together, but no more than this many at a time:
 # the server starts on the first ones while the rest are still being encoded.
 FLUSH_STREAMS = 25
+# A connection left idle longer than this is closed and replaced instead of reused: a provider
+# or a middlebox may have dropped it without a word, and a request on a dead connection would
+# only fail at its timeout.
+IDLE_REUSE_SECONDS = 30.0
 
 
 class Http2Error(Exception):
@@ -106,12 +111,17 @@ class _Connection:
         self.error: Http2Error | None = None  # set once the connection takes no new streams
         self._flush_scheduled = False
         self._unflushed_streams = 0
+        self.last_active = asyncio.get_running_loop().time()
         self._flush()
         self._reading = asyncio.ensure_future(self._read_loop())
 
     @property
     def usable(self) -> bool:
         return self.error is None
+
+    def idle_for(self, now: float) -> float:
+        """Seconds without a stream open or a byte received."""
+        return 0.0 if self._streams else now - self.last_active
 
     async def settled(self) -> None:
         """Wait for the server's first SETTINGS frame: until then its stream limit is unknown,
@@ -144,6 +154,7 @@ class _Connection:
             await self._wait_for_change()
         if self.error is not None:
             raise _NotProcessed(str(self.error))
+        self.last_active = asyncio.get_running_loop().time()
         stream_id = self._h2.get_next_available_stream_id()
         stream = _Stream(asyncio.get_running_loop().create_future())
         self._streams[stream_id] = stream
@@ -186,6 +197,7 @@ class _Connection:
                 data = await self._reader.read(READ_SIZE)
                 if not data:
                     raise Http2Error("HTTP/2: the server closed the connection")
+                self.last_active = asyncio.get_running_loop().time()
                 for event in self._h2.receive_data(data):
                     self._handle(event)
                 self._flush()
@@ -268,13 +280,22 @@ class Http2Client:
         self._timeout = timeout
         self._connections: dict[tuple[str, int], _Connection] = {}
         self._opened: list[_Connection] = []
+        self._closing: set[asyncio.Future] = set()
         self._connecting: dict[tuple[str, int], asyncio.Future] = {}
 
     async def _connection(self, host: str, port: int) -> _Connection:
         key = (host, port)
         connection = self._connections.get(key)
-        if connection is not None and connection.usable:
-            return connection
+        if connection is not None:
+            idle = connection.idle_for(asyncio.get_running_loop().time())
+            if connection.usable and idle <= IDLE_REUSE_SECONDS:
+                return connection
+            self._connections.pop(key, None)
+            self._opened.remove(connection)
+            if connection.usable:  # a GOAWAY, then the socket closes
+                closing = asyncio.ensure_future(connection.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
         # Concurrent first requests share one handshake.
         if key not in self._connecting:
             self._connecting[key] = asyncio.ensure_future(self._connect(host, port))
@@ -297,7 +318,12 @@ class Http2Client:
             raise Http2Error(f"HTTP/2: {host}:{port} does not speak HTTP/2 (ALPN {protocol!r})")
         connection = _Connection(reader, writer)
         self._opened.append(connection)
-        await asyncio.wait_for(connection.settled(), self._timeout)
+        try:
+            await asyncio.wait_for(connection.settled(), self._timeout)
+        except BaseException:
+            self._opened.remove(connection)
+            await connection.close()
+            raise
         return connection
 
     async def post(self, url: str, *, headers: dict[str, str], content: bytes) -> Response:

@@ -1,16 +1,17 @@
 """A backend base for providers spoken to over HTTP/2 (APNs, FCM): many sends at once, one
 connection.
 
-Delivery tasks are synchronous, so the backend keeps an asyncio event loop on a thread of its
-own for as long as it lives (one batch): one ``Http2Client`` (``h2client``) on that loop
-multiplexes the concurrent sends of a chunk as streams of one TLS connection per provider, and
-the connection is reused by the next chunk.
+Delivery tasks are synchronous, so the process keeps an asyncio event loop on a thread of its
+own: one ``Http2Client`` (``h2client``) on that loop multiplexes the concurrent sends of a
+chunk as streams of one TLS connection per provider, and the connection is reused by the next
+chunks and batches (replaced when it has been idle a while or the provider closed it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import threading
 from collections.abc import Sequence
@@ -47,35 +48,51 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+class _Shared:
+    """The process's event loop for pushes (on a thread of its own) and its HTTP/2 clients,
+    one per trust store and timeout: a batch finds the connections the one before it opened,
+    instead of paying a TLS handshake per provider per batch. Made again in a forked child."""
+
+    lock = threading.Lock()
+    pid: int | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    clients: dict[tuple[str, float], Http2Client] = {}
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    with _Shared.lock:
+        if _Shared.loop is None or _Shared.pid != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="http2-push", daemon=True).start()
+            _Shared.loop, _Shared.pid, _Shared.clients = loop, os.getpid(), {}
+        return _Shared.loop
+
+
+def close_connections() -> None:
+    """Close the process's push connections (they are otherwise kept from batch to batch)."""
+    with _Shared.lock:
+        loop, clients = _Shared.loop, list(_Shared.clients.values())
+        _Shared.clients = {}
+        if loop is None or _Shared.pid != os.getpid():
+            return
+    for client in clients:
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop).result()
+
+
 class AsyncHttp2Backend(DeliveryBackend):
     """Subclasses implement ``deliver(client, message)``; ``send_many`` runs them concurrently."""
-
-    def __init__(self):
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._client: Http2Client | None = None
 
     async def deliver(self, client: Http2Client, message) -> str:  # pragma: no cover
         raise NotImplementedError
 
-    def _start(self) -> None:
-        if self._loop is not None:
-            return
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="http2-push", daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-
-    def _run(self, coroutine):
-        self._start()
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
     async def _client_on_loop(self) -> Http2Client:
-        if self._client is None:
-            self._client = Http2Client(
+        key = (settings.MOBILE_PUSH_CA_FILE or "", float(settings.MOBILE_PUSH_TIMEOUT_SECONDS))
+        client = _Shared.clients.get(key)
+        if client is None:
+            client = _Shared.clients[key] = Http2Client(
                 ssl_context=ssl_context(), timeout=settings.MOBILE_PUSH_TIMEOUT_SECONDS
             )
-        return self._client
+        return client
 
     def start_many(self, messages: Sequence, *, deadline: float | None = None) -> Future:
         """Start sending all ``messages`` at once and return at once; the future's result is,
@@ -106,8 +123,7 @@ class AsyncHttp2Backend(DeliveryBackend):
             done: Future = Future()
             done.set_result([])
             return done
-        self._start()
-        return asyncio.run_coroutine_threadsafe(send_all(), self._loop)
+        return asyncio.run_coroutine_threadsafe(send_all(), _shared_loop())
 
     def send_many(self, messages: Sequence, *, deadline: float | None = None) -> list:
         """``start_many`` and wait for the results."""
@@ -120,12 +136,5 @@ class AsyncHttp2Backend(DeliveryBackend):
         return result
 
     def close(self) -> None:
-        loop, thread, client = self._loop, self._thread, self._client
-        self._loop = self._thread = self._client = None
-        if loop is None:
-            return
-        if client is not None:
-            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        """Nothing to release: the connections stay open for the next batch (an idle one is
+        replaced before use, see ``h2client.IDLE_REUSE_SECONDS``)."""
