@@ -328,6 +328,9 @@ class FakePushServer:
         config.alpn_protocols = ["h2", "http/1.1"]
         config.h2_max_concurrent_streams = self.max_streams
         config.keep_alive_timeout = 60
+        # Apple and Google keep a connection for any number of pushes; hypercorn's default
+        # closes it after 1,000 requests, cutting the streams in flight.
+        config.keep_alive_max_requests = 10**9
         config.accesslog = None
         config.errorlog = None
         return config
