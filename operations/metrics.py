@@ -47,6 +47,18 @@ WEBSOCKET_CONNECTS = Counter(
 WEBSOCKET_DISCONNECTS = Counter(
     "herald_websocket_disconnects", "WebSockets closed, by close code.", ["consumer", "code"]
 )
+WEBSOCKET_FRAMES_DROPPED = Counter(
+    "herald_websocket_frames_dropped",
+    "Frames not delivered to a socket whose client stopped reading (closed for it; its page "
+    "catches up on reconnect).",
+)
+WEBSOCKET_BYTES_DROPPED = Counter(
+    "herald_websocket_bytes_dropped",
+    "Bytes of those frames, and of those still unsent when the socket was closed.",
+)
+WEBSOCKET_SLOW_CLOSED = Counter(
+    "herald_websocket_slow_closed", "Sockets closed because their client stopped reading."
+)
 
 # --- Notifications -----------------------------------------------------------------------------
 NOTIFICATIONS_CREATED = Counter(
@@ -150,6 +162,14 @@ def socket_disconnected(consumer, code) -> None:
     if getattr(consumer, "_metrics_open", False):
         consumer._metrics_open = False
         WEBSOCKETS_OPEN.labels(role()).dec()
+
+
+@_safe
+def socket_send_dropped(*, frames: int, dropped_bytes: int, closed: bool) -> None:
+    WEBSOCKET_FRAMES_DROPPED.inc(frames)
+    WEBSOCKET_BYTES_DROPPED.inc(dropped_bytes)
+    if closed:
+        WEBSOCKET_SLOW_CLOSED.inc()
 
 
 # --- Notifications --------------------------------------------------------------------------

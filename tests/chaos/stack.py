@@ -275,6 +275,10 @@ class Stack:
             self.broker.start()
             env.setdefault("CELERY_BROKER_URL", self.broker.url())
         self.postgres = template.copy()
+        # Metrics files of this stack's processes only, so a test can read its own counters.
+        metrics_dir = workdir / f"metrics-{self.redis.port}"
+        metrics_dir.mkdir()
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         self.env = base_env(database_url=self.postgres.url, redis_url=self.redis.url(), **env)
         self.processes: list[tuple[str, subprocess.Popen | ForkedProcess, Path]] = []
         self.web_port: int | None = None
