@@ -52,7 +52,11 @@ result = {sample.name: sample.value for family in registry.collect()
 
 
 def test_a_client_that_never_reads_is_closed_counted_and_catches_up(make_stack):
-    stack = make_stack(WEBSOCKET_SEND_BUFFER_BYTES=str(SEND_BUFFER))
+    # A small bound and stall, so a flood of 1,200 toasts is far over it and the other user's
+    # burst of 50 (about 26 KB, unsent for a moment) is drained well within the stall.
+    stack = make_stack(
+        WEBSOCKET_SEND_BUFFER_BYTES=str(SEND_BUFFER), WEBSOCKET_SEND_STALL_SECONDS="1"
+    )
     web, _ = stack.start(web=True, worker=True)
     users = stack.users(slow=1, fast=1)
     [slow], [fast] = users["slow"], users["fast"]
