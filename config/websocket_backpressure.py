@@ -7,10 +7,9 @@ every frame sent to it meanwhile. Here a frame that finds more than four times
 ``WEBSOCKET_SEND_BUFFER_BYTES`` still unsent is dropped, and the connection is aborted (a close
 frame would only queue behind what the client does not read); so is one that stays over the bound
 for ``WEBSOCKET_SEND_STALL_SECONDS`` (a burst to a client that reads drains well within that).
-The frames and bytes dropped are
-counted (``herald_websocket_frames_dropped_total``, ``herald_websocket_bytes_dropped_total``,
-``herald_websocket_slow_closed_total``) and logged at WARNING with the notifications they
-carried. Nothing is lost for the user: the database is the record, and the page's script
+The frames and bytes dropped are counted (``herald_websocket_frames_dropped_total``,
+``herald_websocket_bytes_dropped_total``, ``herald_websocket_slow_closed_total``) and logged at
+WARNING with the notifications they carried. Nothing is lost for the user: the database is the record, and the page's script
 reconnects after the abnormal close (1006) with ``?last_id=`` and catches up. Other sockets are
 not held up: each has its own buffer.
 
