@@ -41,10 +41,13 @@ result = {{"flood": [row.pk for row in flood], "others": [row.pk for row in othe
 """
 
 DROPPED = """
-from prometheus_client import CollectorRegistry, multiprocess
-registry = CollectorRegistry()
-multiprocess.MultiProcessCollector(registry)
-result = {sample.name: sample.value for family in registry.collect()
+import glob, os
+from prometheus_client import multiprocess
+# Counter files only: a process starting meanwhile (this one's metrics sampler) may have created
+# its gauge file and not yet sized it, which the collector cannot read.
+files = glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "counter_*.db"))
+result = {sample.name: sample.value
+          for family in multiprocess.MultiProcessCollector.merge(files, accumulate=True)
           for sample in family.samples if sample.name in (
               "herald_websocket_frames_dropped_total", "herald_websocket_bytes_dropped_total",
               "herald_websocket_slow_closed_total")}
