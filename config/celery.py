@@ -5,7 +5,11 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from config import broker_loss
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# A Redis broker that vanishes must not crash the worker (and honcho's stack with it).
+broker_loss.install()
 
 # Every task counts its starts: a message that kills its worker each time is dead-lettered.
 app = Celery("herald", task_cls="config.redelivery:BoundedRedeliveryTask")

@@ -315,6 +315,14 @@ WEBSOCKET_PING_TIMEOUT_SECONDS = env_int("WEBSOCKET_PING_TIMEOUT_SECONDS", 30)
 # server its work and comes back as a retry; but past what a client waits, the server would only
 # finish handshakes for clients that have left (the queue never drains), so not longer than that.
 WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS = env_int("WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS", 10)
+# A socket whose client stops reading (a frozen tab, a dead mobile link) would have every frame
+# sent to it kept in the web process's memory until the ping timeout; past this many unsent bytes
+# for too long it is closed instead, the frames dropped are counted and logged, and the page
+# catches up from the database when it reconnects (config/websocket_backpressure.py).
+# A burst may exceed it for a moment even for a client that reads; one still over it after
+# WEBSOCKET_SEND_STALL_SECONDS, or over four times it at any moment, has stopped reading.
+WEBSOCKET_SEND_BUFFER_BYTES = env_int("WEBSOCKET_SEND_BUFFER_BYTES", 256 * 1024)
+WEBSOCKET_SEND_STALL_SECONDS = env_int("WEBSOCKET_SEND_STALL_SECONDS", 5)
 # Threads per web process for sockets' session, user and catch-up reads (each keeps a connection).
 WEBSOCKET_DB_THREADS = env_int("WEBSOCKET_DB_THREADS", 8)
 # daphne's line per request and per socket open/close; off in services mode, where thousands of

@@ -48,6 +48,18 @@ WEBSOCKET_CONNECTS = Counter(
 WEBSOCKET_DISCONNECTS = Counter(
     "herald_websocket_disconnects", "WebSockets closed, by close code.", ["consumer", "code"]
 )
+WEBSOCKET_FRAMES_DROPPED = Counter(
+    "herald_websocket_frames_dropped",
+    "Frames not delivered to a socket whose client stopped reading (closed for it; its page "
+    "catches up on reconnect).",
+)
+WEBSOCKET_BYTES_DROPPED = Counter(
+    "herald_websocket_bytes_dropped",
+    "Bytes of those frames, and of those still unsent when the socket was closed.",
+)
+WEBSOCKET_SLOW_CLOSED = Counter(
+    "herald_websocket_slow_closed", "Sockets closed because their client stopped reading."
+)
 
 # --- Notifications -----------------------------------------------------------------------------
 NOTIFICATIONS_CREATED = Counter(
@@ -151,6 +163,14 @@ def socket_disconnected(consumer, code) -> None:
     if getattr(consumer, "_metrics_open", False):
         consumer._metrics_open = False
         WEBSOCKETS_OPEN.labels(role()).dec()
+
+
+@_safe
+def socket_send_dropped(*, frames: int, dropped_bytes: int, closed: bool) -> None:
+    WEBSOCKET_FRAMES_DROPPED.inc(frames)
+    WEBSOCKET_BYTES_DROPPED.inc(dropped_bytes)
+    if closed:
+        WEBSOCKET_SLOW_CLOSED.inc()
 
 
 # --- Notifications --------------------------------------------------------------------------
@@ -320,13 +340,43 @@ def process_started() -> None:
     _start_sampler()
 
 
+def multiprocess_lock():
+    """prometheus-client's one lock around every multiprocess sample (a closure of its value
+    class, not public API; ``tests/operations/test_metrics_fork.py`` checks it is found)."""
+    for method in ("inc", "set", "get"):
+        for cell in getattr(getattr(values.ValueClass, method, None), "__closure__", None) or ():
+            if isinstance(cell.cell_contents, type(threading.Lock())):
+                return cell.cell_contents
+    return None  # not in multiprocess mode: nothing to guard
+
+
+_LOCK = multiprocess_lock()
+
+
+def _before_fork() -> None:
+    # A fork while another thread (the sampler, a Celery pool thread) is inside the lock would
+    # leave the child a copy of the lock held by a thread it does not have: its first metric
+    # would wait forever. Holding it across the fork means no sample is half-way through.
+    if _LOCK is not None:
+        _LOCK.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    if _LOCK is not None:
+        _LOCK.release()
+
+
 def _after_fork() -> None:
     global _sampler_pid
+    if _LOCK is not None:
+        _LOCK.release()  # taken by _before_fork in the thread that forked, which is this one
     _sampler_pid = None
     _start_sampler()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork
+)
 atexit.register(process_exited)
 
 

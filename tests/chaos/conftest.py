@@ -1,5 +1,5 @@
-"""Fixtures of the chaos suite: a migrated PostgreSQL template per session, a fresh stack (its
-own Redis, its own PostgreSQL copy, real processes) per test."""
+"""Fixtures of the chaos suite: a migrated PostgreSQL template (kept between runs), a fresh
+stack (its own Redis, its own PostgreSQL copy, real processes) per test."""
 
 import shutil
 import tempfile
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.stack import Stack, build_template, finish_removals, postgres_bin
+from tests.chaos.stack import Stack, cached_template, finish_removals, postgres_bin
 from tests.smtp_server import SmtpServer
 
 
@@ -16,9 +16,7 @@ def pg_template():
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server)")
     postgres_bin("initdb")
-    template = build_template()
-    yield template
-    template.remove()
+    yield cached_template()
     finish_removals()
 
 

@@ -18,7 +18,6 @@ are now (restarted, killed), as a newly started process would.
 import json
 import os
 import sys
-import threading
 import traceback
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -34,25 +33,10 @@ import notifications.push  # noqa: E402, F401
 import notifications.selectors  # noqa: E402, F401
 import notifications.services  # noqa: E402, F401
 import notifications.tasks  # noqa: E402, F401
-import operations.metrics  # noqa: E402
-from prometheus_client import values  # noqa: E402
+# Registers the fork guard of prometheus_client's lock: a child forked while the metrics
+# sampler thread holds it would otherwise wait on it forever at its first metric.
+import operations.metrics  # noqa: E402, F401
 
-# A child forked while the metrics sampler thread is inside prometheus_client's lock would wait
-# on that lock forever at its first metric. This process samples nothing more (each child starts
-# its own sampler after the fork), and forks holding the lock, so a sample still under way ends
-# first.
-operations.metrics.sample_process = lambda: None
-
-
-def metrics_lock():
-    for method in ("inc", "set", "get"):
-        for cell in getattr(getattr(values.ValueClass, method, None), "__closure__", None) or ():
-            if isinstance(cell.cell_contents, type(threading.Lock())):
-                return cell.cell_contents
-    return threading.Lock()  # not in multiprocess mode: nothing to guard
-
-
-METRICS_LOCK = metrics_lock()
 connections.close_all()
 
 
@@ -90,8 +74,7 @@ def main() -> None:
         request = json.loads(line)
         if request["op"] == "fork":
             answer.flush()
-            with METRICS_LOCK:  # released in the parent and in the child
-                pid = os.fork()
+            pid = os.fork()
             if pid == 0:
                 run_child(request["code"], request["log"])
             reply = {"pid": pid}

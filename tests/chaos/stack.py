@@ -10,6 +10,7 @@ touches the machine's shared PostgreSQL or Redis.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -173,6 +174,43 @@ class PostgresCluster:
         return self.query(sql, params)[0][0]
 
 
+TEMPLATE_CACHE_DAYS = 2
+
+
+def _code_key() -> str:
+    """What a migrated template depends on: the server's version and every source file of the
+    product (migrations, and the apps' code that runs while migrating), plus this file."""
+    digest = hashlib.sha256(postgres_bin("initdb").encode())
+    skipped = {".venv", ".git", "tests", "bench", "docs", "static", "var", "staticfiles"}
+    tops = [top for top in ROOT.iterdir() if top.is_dir() and top.name not in skipped]
+    paths = [*ROOT.glob("*.py"), *(path for top in tops for path in top.rglob("*.py"))]
+    for path in sorted({*paths, Path(__file__)}):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_template() -> PostgresCluster:
+    """``build_template()``, kept between runs: migrating takes 20-40 s and the suite's time
+    budget is tight. Each test copies it; nothing writes to it. Keyed by ``_code_key()``, so a
+    change to the product or its migrations builds a new one; copies older than
+    ``TEMPLATE_CACHE_DAYS`` are deleted."""
+    cache = Path(tempfile.gettempdir())
+    path = cache / f"herald-chaos-template-{_code_key()}"
+    for old in cache.glob("herald-chaos-template-*"):
+        if old != path and time.time() - old.stat().st_mtime > TEMPLATE_CACHE_DAYS * 86400:
+            shutil.rmtree(old, ignore_errors=True)
+    if not (path / "ready").exists():
+        shutil.rmtree(path, ignore_errors=True)  # a build that was interrupted
+        built = build_template()
+        (built.datadir.parent / "ready").touch()
+        try:
+            built.datadir.parent.rename(path)  # atomic; a concurrent run may have got there first
+        except OSError:
+            built.remove()
+    os.utime(path)
+    return PostgresCluster(path / "data")
+
+
 def build_template() -> PostgresCluster:
     """A cluster with the ``herald`` database migrated and the periodic jobs every 2 seconds."""
     cluster = PostgresCluster(postgres_dir("template"))
@@ -275,6 +313,10 @@ class Stack:
             self.broker.start()
             env.setdefault("CELERY_BROKER_URL", self.broker.url())
         self.postgres = template.copy()
+        # Metrics files of this stack's processes only, so a test can read its own counters.
+        metrics_dir = workdir / f"metrics-{self.redis.port}"
+        metrics_dir.mkdir()
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         self.env = base_env(database_url=self.postgres.url, redis_url=self.redis.url(), **env)
         self.processes: list[tuple[str, subprocess.Popen | ForkedProcess, Path]] = []
         self.web_port: int | None = None

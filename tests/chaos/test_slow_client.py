@@ -1,6 +1,7 @@
 """A page that never reads its socket while more than the channel capacity (1,000) is sent to
-it: other users lose nothing, the server stays up, and the slow page catches up when it reads
-again (reconnects)."""
+it: the web process keeps no more than ``WEBSOCKET_SEND_BUFFER_BYTES`` unsent for it, then
+closes it and counts and logs what it dropped; other users lose nothing, the server stays up,
+and the slow page catches up when it reconnects."""
 
 import asyncio
 
@@ -8,11 +9,13 @@ import pytest
 import websockets
 
 from tests.chaos.sockets import PageSocket
+from tests.chaos.stack import wait_until
 
 pytestmark = pytest.mark.chaos
 
 FLOOD = 1200
 OTHERS = 50
+SEND_BUFFER = 16 * 1024
 
 BURST = f"""
 from django.utils import timezone
@@ -37,9 +40,26 @@ push.push_notifications([row.pk for row in others])
 result = {{"flood": [row.pk for row in flood], "others": [row.pk for row in others]}}
 """
 
+DROPPED = """
+import glob, os
+from prometheus_client import multiprocess
+# Counter files only: a process starting meanwhile (this one's metrics sampler) may have created
+# its gauge file and not yet sized it, which the collector cannot read.
+files = glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "counter_*.db"))
+result = {sample.name: sample.value
+          for family in multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+          for sample in family.samples if sample.name in (
+              "herald_websocket_frames_dropped_total", "herald_websocket_bytes_dropped_total",
+              "herald_websocket_slow_closed_total")}
+"""
 
-def test_a_client_that_never_reads_costs_other_users_nothing_and_catches_up(make_stack):
-    stack = make_stack()
+
+def test_a_client_that_never_reads_is_closed_counted_and_catches_up(make_stack):
+    # A small bound and stall, so a flood of 1,200 toasts is far over it and the other user's
+    # burst of 50 (about 26 KB, unsent for a moment) is drained well within the stall.
+    stack = make_stack(
+        WEBSOCKET_SEND_BUFFER_BYTES=str(SEND_BUFFER), WEBSOCKET_SEND_STALL_SECONDS="1"
+    )
     web, _ = stack.start(web=True, worker=True)
     users = stack.users(slow=1, fast=1)
     [slow], [fast] = users["slow"], users["fast"]
@@ -56,8 +76,14 @@ def test_a_client_that_never_reads_costs_other_users_nothing_and_catches_up(make
         await fast_page.wait_for(lambda p: set(sent["others"]) <= set(p.ids), timeout=90,
                                  what="every notification of the other user")
         assert web.poll() is None
-        # The slow page comes back (a reload, or its socket dropped): it catches up.
+        # The server closed the slow socket rather than keep what it does not read.
+        await asyncio.to_thread(
+            wait_until, lambda: "stopped reading" in stack.log_of(web), timeout=30,
+            what="the slow socket to be closed",
+        )
         await never_reads.close()
+        # The slow page comes back (its script reconnects after the abnormal close): it
+        # catches up.
         caught_up = await PageSocket(stack.base_url, slow["cookie"]).connect()
         await caught_up.wait_for(lambda p: p.ids, timeout=60, what="the slow page's catch-up")
         await asyncio.gather(fast_page.close(), caught_up.close())
@@ -69,3 +95,10 @@ def test_a_client_that_never_reads_costs_other_users_nothing_and_catches_up(make
     assert set(caught_up.ids) <= set(sent["flood"])
     assert max(caught_up.ids) == max(sent["flood"])
     assert "more" in caught_up.frames[0]
+    # What was dropped is counted and logged at WARNING, once for the one slow socket.
+    counted = stack.django(DROPPED)
+    assert counted["herald_websocket_slow_closed_total"] == 1
+    assert counted["herald_websocket_frames_dropped_total"] >= 1
+    assert counted["herald_websocket_bytes_dropped_total"] > SEND_BUFFER
+    warnings = [line for line in stack.log_of(web).splitlines() if "stopped reading" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], warnings

@@ -26,7 +26,7 @@ from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from config import daphne_body_limit, websocket_close_codes
+from config import daphne_body_limit, websocket_backpressure, websocket_close_codes
 from config.celery import app
 from config.websocket_shutdown import RestartAwareServer
 
@@ -77,6 +77,7 @@ def run_daphne(*, bind: list[str]) -> None:
     cli = CommandLineInterface()
     cli.server_class = RestartAwareServer  # open sockets get 1012 on shutdown: browsers reconnect
     websocket_close_codes.install()  # 1003/1007/1008/1009 from the consumers reach the client
+    websocket_backpressure.install()  # a socket whose client stopped reading is closed, counted
     daphne_body_limit.install()  # an oversized request body is refused while it arrives, not stored
     frame_limit = str(settings.SOCKET_MAX_FRAME_BYTES)
     # What is loaded by now (Django, the apps, the libraries) lives as long as the process: keep
