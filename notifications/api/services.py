@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -195,7 +194,8 @@ def _idempotent(
     body raises ``IdempotencyConflict``. The record is written last, in one statement with the
     answer: a new key costs that one ``INSERT``. A repeat runs ``create()`` too (its
     notifications are skipped as duplicates, by their dedupe keys), finds the record taken and
-    rolls back, so nothing it did is kept or sent. Two identical requests racing each other are
+    rolls back, so nothing it did is kept or sent (a repeat with another body counts against
+    its recipients' rate-limit windows, as any rolled-back notify does). Two identical requests racing each other are
     serialised by the unique indexes: the second waits for the first to commit, then replays.
     """
     try:

@@ -1,4 +1,3 @@
-import asyncio
 import threading
 
 from django.conf import settings
@@ -7,24 +6,22 @@ from django.core.cache import caches
 from notifications import counters
 
 
-def _backend_in_new_context():
-    """The default cache backend as a request under ASGI gets it: in a context of its own."""
-    async def fetch():
-        return caches["default"]
-
-    return asyncio.run(fetch())
-
-
-def test_backends_of_every_request_context_share_one_connection_pool():
-    first, second = _backend_in_new_context(), _backend_in_new_context()
-    in_thread = []
-    thread = threading.Thread(target=lambda: in_thread.append(caches["default"]))
+def _backend_in_new_thread():
+    """The default cache backend as a new thread gets it (as a request under ASGI gets one in a
+    context of its own)."""
+    found = []
+    thread = threading.Thread(target=lambda: found.append(caches["default"]))
     thread.start()
     thread.join()
+    return found[0]
+
+
+def test_backends_of_every_thread_and_context_share_one_connection_pool():
+    first, second = _backend_in_new_thread(), _backend_in_new_thread()
 
     assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
-    assert first is not second  # Django still makes a backend per context...
-    assert first._cache is second._cache is in_thread[0]._cache  # ...around one shared client
+    assert first is not second  # Django still makes a backend per thread or context...
+    assert first._cache is second._cache  # ...around one shared client and pool
     first.set("shared-pool", 1, 5)
     assert second.get("shared-pool") == 1
 
