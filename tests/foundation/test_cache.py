@@ -1,5 +1,6 @@
 import threading
 
+import pytest
 from django.conf import settings
 from django.core.cache import caches
 
@@ -16,6 +17,7 @@ def _backend_in_new_thread():
     return found[0]
 
 
+@pytest.mark.services  # the Redis backend
 def test_backends_of_every_thread_and_context_share_one_connection_pool():
     first, second = _backend_in_new_thread(), _backend_in_new_thread()
 
