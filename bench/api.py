@@ -11,7 +11,9 @@ Against PostgreSQL and Redis, in a database and a Redis db of its own (both are 
    Procfile, web processes, worker and beat, on a free loopback port), with ``DEBUG`` off as in
    production (``--debug`` serves it as ``make run`` does) and the per-key rate limit raised
    out of the way (``API_RATE_LIMIT_PER_MINUTE``).
-3. Single: ``POST /api/v1/notifications`` (one recipient, its own ``Idempotency-Key`` each) from
+3. Trivial: ``GET /health/live`` (a view that answers JSON and touches nothing) from the same
+   clients for up to 10 s: what the server, Django and the middleware cost on their own.
+   Single: ``POST /api/v1/notifications`` (one recipient, its own ``Idempotency-Key`` each) from
    ``--clients`` processes, each an aiohttp session with ``--concurrency`` requests in flight
    over kept-alive connections, for ``--duration`` seconds or ``--requests`` requests, after a
    short warm-up that is not counted: requests/s answered 201, latency p50/p99, other answers.
@@ -57,6 +59,7 @@ from served import (  # noqa: E402 - bench/served.py: the product started and st
 )
 
 SINGLE_KIND = "event_updated"
+TRIVIAL_PATH = "/health/live"
 BULK_KIND = "game_scored"
 
 
@@ -122,17 +125,18 @@ async def _run_jobs(session, jobs, concurrency, stop_at):
         nonlocal created
         while queue and time.time() < stop_at:
             path, body = queue.popleft()
-            data = json.dumps(body)
-            key = uuid.uuid4().hex
+            # No body: a GET (the trivial view), else a POST with a fresh Idempotency-Key.
+            method, data = ("GET", None) if body is None else ("POST", json.dumps(body))
+            headers = {} if body is None else {"Idempotency-Key": uuid.uuid4().hex}
             sent = time.perf_counter()
             try:
-                async with session.post(path, data=data, headers={"Idempotency-Key": key}) as r:
+                async with session.request(method, path, data=data, headers=headers) as r:
                     answer = await r.read()
                     latencies.append((time.perf_counter() - sent) * 1000)
                     statuses[r.status] += 1
                     if r.status == 201:
                         created += _created(json.loads(answer))
-                    elif len(errors) < 5:
+                    elif r.status != 200 and len(errors) < 5:  # 200: the trivial view's
                         errors[answer[:200].decode(errors="replace")] += 1
             except Exception as exc:  # noqa: BLE001 - counted, the run goes on
                 statuses[type(exc).__name__] += 1
@@ -213,6 +217,20 @@ def run_phase(pipes, jobs: list, concurrency: int, seconds: float, deadline: Dea
             "errors": dict(errors)}
 
 
+def web_cpu(procs) -> dict:
+    """CPU seconds (user + system) so far of each web process still running, by pid."""
+    import psutil
+
+    seconds = {}
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            seconds[proc.pid] = times.user + times.system
+        except psutil.Error:
+            pass
+    return seconds
+
+
 def print_phase(label: str, result: dict) -> None:
     lat = result["latencies"]
     print(f"{label}: {sum(result['statuses'].values())} requests in {result['wall']:.2f} s, "
@@ -224,7 +242,6 @@ def print_phase(label: str, result: dict) -> None:
 
 
 def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
-    import psutil
     from django.db import connections
 
     from notifications.models import Notification
@@ -239,7 +256,7 @@ def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
     began = time.perf_counter()
     start_server(run, args.web, port, deadline, extra_env={
         "DEBUG": "true" if args.debug else "false",
-        # One key sends everything here; the limit itself is one cache incr per request.
+        # One key sends everything here; the limit itself is one Redis script call per request.
         "API_RATE_LIMIT_PER_MINUTE": str(10**9),
     })
     procs = web_processes(run, port)
@@ -263,19 +280,26 @@ def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
     warm = run_phase(pipes, single_jobs(user_ids, args.warmup, 0, "warm-up"),
                      args.concurrency, 30, deadline)
     print_phase("warm-up (not counted)", warm)
+    # The framework's own ceiling on this machine: a view that only answers JSON, through the
+    # same server, middleware and clients (no database, no cache).
     load = os.getloadavg()[0]
-    cpu_before = {p.pid: p.cpu_times() for p in procs}
+    trivial = run_phase(pipes, [(TRIVIAL_PATH, None)] * args.requests, args.concurrency,
+                        min(args.duration, 10), deadline)
+    trivial["ok"] = trivial["statuses"].get(200, 0)
+    print_phase(f"trivial view GET {TRIVIAL_PATH} (load {load:.1f} at the start)", trivial)
+    print(f"  {trivial['ok'] / trivial['wall'] if trivial['wall'] else 0:.0f} requests/s")
+    deadline.check("trivial view")
+
+    load = os.getloadavg()[0]
+    cpu_before = web_cpu(procs)
     single = run_phase(pipes, single_jobs(user_ids, args.requests, args.warmup, "single"),
                        args.concurrency, args.duration, deadline)
     print_phase(f"single (load {load:.1f} at the start)", single)
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            busy = (times.user + times.system - cpu_before[proc.pid].user
-                    - cpu_before[proc.pid].system)
-            print(f"  web pid {proc.pid}: {busy / single['wall'] * 100:.0f} % CPU")
-        except psutil.Error:
-            pass
+    busy = {pid: seconds - cpu_before.get(pid, 0) for pid, seconds in web_cpu(procs).items()}
+    for pid, seconds in busy.items():
+        print(f"  web pid {pid}: {seconds / single['wall'] * 100:.0f} % CPU")
+    print(f"  web processes: {sum(busy.values()) / max(1, single['ok']) * 1000:.1f} ms CPU "
+          "per request")
     summary["rps"] = single["ok"] / single["wall"] if single["wall"] else 0
     summary["p99"] = percentile(single["latencies"], 99)
     deadline.check("single requests")

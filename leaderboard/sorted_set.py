@@ -47,7 +47,7 @@ if redis.call('SET', KEYS[2], '1', 'EX', ARGV[1], 'NX') then flagged = 1 end
 return {written, flagged}
 """
 
-_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+_REDIS_CACHE = "config.cache.RedisCache"
 
 
 def key() -> str:

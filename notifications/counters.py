@@ -8,6 +8,7 @@ The unread counter is an accelerator: it may be missing (eviction, FLUSHDB, rest
 rebuilt from the database; it expires after an hour so any drift heals on its own.
 """
 
+import functools
 from collections.abc import Iterable
 
 from django.core.cache import cache, caches
@@ -61,12 +62,32 @@ return out
 """
 
 
+# KEYS[1]: a guard counter (e.g. a client address's failed attempts), KEYS[2] (optional): a
+# counter to add 1 to unless the guard is above ARGV[1], starting a window of ARGV[2] seconds
+# when new. Returns {guard, counter (0 when not counted)}.
+_GUARDED_INCR = """
+local guard = tonumber(redis.call('GET', KEYS[1]) or '0')
+if guard > tonumber(ARGV[1]) or #KEYS < 2 then return {guard, 0} end
+local value = redis.call('INCR', KEYS[2])
+if value == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return {guard, value}
+"""
+
+
 def _redis_client():
-    """The Redis connection of Django's own cache backend, or None when it is not Redis."""
+    """A client on the connection pool of Django's own cache backend, or None when it is not
+    Redis. Kept per backend: a new redis-py client (what the backend's ``get_client`` makes on
+    every call) copies its table of ~170 response callbacks, which cost more CPU than the round
+    trip of a short script."""
     backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        return backend._cache.get_client(None, write=True)
-    return None
+    if not isinstance(backend, RedisCache):
+        return None
+    return _client_of(backend._cache)
+
+
+@functools.lru_cache(maxsize=8)
+def _client_of(cache_client):
+    return cache_client.get_client(None, write=True)
 
 
 _ID = "\x00"
@@ -140,6 +161,29 @@ def incr_window_positions(
         if value > above:
             results[position] = value
     return results
+
+
+def guarded_incr(guard: str, counter: str | None, *, guard_limit: int, ttl: int) -> tuple[int, int]:
+    """The value of the counter ``guard`` and, unless it is above ``guard_limit``, ``counter``
+    incremented (a window of ``ttl`` seconds from its first increment): (guard, counter), the
+    counter 0 when it was not counted. One round trip on Redis, atomic."""
+    client = _redis_client()
+    if client is not None:
+        keys = [cache.make_key(guard)] + ([cache.make_key(counter)] if counter else [])
+        guard_value, value = client.register_script(_GUARDED_INCR)(
+            keys=keys, args=[guard_limit, ttl]
+        )
+        return int(guard_value), int(value)
+    guard_value = cache.get(guard, 0)
+    if guard_value > guard_limit or not counter:
+        return guard_value, 0
+    return guard_value, incr_window(counter, ttl=ttl)
+
+
+def incr_window(key: str, *, ttl: int) -> int:
+    """Add 1 to the counter ``key``, starting a window of ``ttl`` seconds when it is new; the
+    value after the increment. Atomic on Redis (one round trip)."""
+    return incr_window_positions("{}", [key], ttl=ttl, above=-1)[0]
 
 
 UNREAD_KEY = "notifications:unread:{}"

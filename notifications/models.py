@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class Channel(models.TextChoices):
@@ -402,6 +403,11 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @cached_property
+    def recipient_group_ids(self) -> list[int]:
+        """The ids of ``recipient_groups`` (the API's key lookup fills this in its own query)."""
+        return list(self.recipient_groups.values_list("pk", flat=True))
 
     @staticmethod
     def hash(raw_key: str) -> str:

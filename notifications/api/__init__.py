@@ -40,28 +40,20 @@ class RateLimited(Exception):
 def authenticate_api_key(raw_key: str | None, request: HttpRequest | None = None):
     """The active ApiKey for ``raw_key`` (None when unknown), counted against its rate limit.
 
-    With the ``request``, unknown keys are counted per client address and an address past
-    ``API_INVALID_KEY_RATE_LIMIT`` is refused before its next guess is looked up.
+    With the ``request``, unknown keys are counted per client address, and an address past
+    ``API_INVALID_KEY_RATE_LIMIT`` is refused whatever key it sends. One query for the key and
+    its scopes, one Redis round trip for both limits (``services.api_request_throttle``).
     Raises ApiKeyRevoked or RateLimited; shared by the HTTP API and the GraphQL API."""
     if not raw_key:
         return None
-    if request is not None:
-        retry_after = services.api_invalid_key_retry_after(request=request, count=False)
-        if retry_after:
-            raise RateLimited(retry_after)
     api_key = selectors.api_key_for(raw_key=raw_key)
+    retry_after = services.api_request_throttle(api_key=api_key, request=request)
+    if retry_after:
+        raise RateLimited(retry_after)
     if api_key is None:
-        retry_after = request is not None and services.api_invalid_key_retry_after(
-            request=request, count=True
-        )
-        if retry_after:
-            raise RateLimited(retry_after)
         return None
     if not api_key.is_active:
         raise ApiKeyRevoked
-    retry_after = services.api_rate_limit_hit(api_key=api_key)
-    if retry_after:
-        raise RateLimited(retry_after)
     services.api_key_touch(api_key=api_key)
     return api_key
 

@@ -12,14 +12,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_ratelimit.core import get_usage
 
 from config.client_address import remote_addr
 
+from notifications import counters
 from notifications.models import ApiIdempotencyRecord, ApiKey
 from notifications.selectors import subscribers
 from notifications.services import NotifyRequest, notify_many
@@ -85,25 +84,55 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
 
 
-def api_rate_limit_hit(*, api_key: ApiKey) -> int:
-    """Count one request of ``api_key`` in the current minute.
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    Returns 0 when it is within ``API_RATE_LIMIT_PER_MINUTE``, else the seconds until the window
-    ends (the ``Retry-After``). The counter lives in the cache, atomic ``incr`` on Redis.
+
+def _rate(rate: str) -> tuple[int, int]:
+    """``"20/m"`` → (20, 60): a count per window of seconds (``"5/10s"``: per 10 seconds)."""
+    count, _, per = rate.partition("/")
+    multiple, unit = per[:-1], per[-1:]
+    return int(count), int(multiple or 1) * _RATE_UNITS[unit]
+
+
+def _retry_after(window_seconds: int, now: float) -> int:
+    """Seconds until the fixed window that ``now`` falls in ends (at least 1)."""
+    return max(1, math.ceil((int(now // window_seconds) + 1) * window_seconds - now))
+
+
+# Fixed windows counted in Redis rather than django-ninja's throttles: those keep a list of
+# request times per client in the cache, read and written back by every request (two round
+# trips, a pickled list as long as the limit, and concurrent requests in two web processes
+# overwrite each other's updates, so the limit undercounts). Here one script checks the address's
+# failed guesses and counts the key's request in one atomic round trip.
+def api_request_throttle(*, api_key: ApiKey | None, request=None) -> int:
+    """0 when the request may go on, else the seconds to wait (the ``Retry-After``).
+
+    An active ``api_key`` is counted against ``API_RATE_LIMIT_PER_MINUTE``; with the
+    ``request``, a client address with more than ``API_INVALID_KEY_RATE_LIMIT`` unknown keys is
+    refused whatever key it sends, and an unknown key (``api_key`` None) counts as one more
+    guess. Keyed by ``REMOTE_ADDR`` like the login throttle, so a forged X-Forwarded-For does not
+    reset it. A refused address gets the same answer for a right and a wrong key, so its guesses
+    learn nothing even though the key was looked up first.
     """
-    limit = settings.API_RATE_LIMIT_PER_MINUTE
     now = time.time()
-    window = int(now // 60)
-    key = f"api:rate:{api_key.pk}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count <= limit:
+    guesses_allowed, guess_window = _rate(settings.API_INVALID_KEY_RATE_LIMIT)
+    address = remote_addr(None, request) if request is not None else ""
+    guard = f"api:guesses:{address}:{int(now // guess_window)}"
+    counter = None
+    if api_key is not None and api_key.is_active:
+        counter = f"api:rate:{api_key.pk}:{int(now // 60)}"
+    guesses, count = counters.guarded_incr(
+        guard, counter, guard_limit=guesses_allowed, ttl=120
+    )
+    if address and guesses > guesses_allowed:
+        return _retry_after(guess_window, now)
+    if api_key is None:
+        if address and counters.incr_window(guard, ttl=guess_window + 60) > guesses_allowed:
+            return _retry_after(guess_window, now)
         return 0
-    return max(1, math.ceil((window + 1) * 60 - now))
+    if count > settings.API_RATE_LIMIT_PER_MINUTE:
+        return _retry_after(60, now)
+    return 0
 
 
 def idempotency_cutoff() -> datetime:
@@ -117,23 +146,42 @@ def api_idempotency_purge() -> int:
     return deleted
 
 
-def api_invalid_key_retry_after(*, request, count: bool) -> int:
-    """Seconds to wait when the client's address sent more than ``API_INVALID_KEY_RATE_LIMIT``
-    unknown keys (0 when it may go on); ``count`` adds this request to its tally. Keyed by
-    ``REMOTE_ADDR`` like the login throttle, so a forged X-Forwarded-For does not reset it."""
-    usage = get_usage(
-        request, group="api-invalid-key", key=remote_addr, rate=settings.API_INVALID_KEY_RATE_LIMIT,
-        increment=count,
-    )
-    if usage is None or not usage["should_limit"]:
-        return 0
-    return max(1, int(usage["time_left"]))
-
-
 def request_fingerprint(payload) -> str:
     """A hash of the JSON body that ignores key order and whitespace."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _KeyTaken(Exception):
+    """The Idempotency-Key has a live record already: the transaction that found it rolls back."""
+
+
+def _record_answer(*, api_key: ApiKey, idempotency_key: str, fingerprint: str, body: dict) -> bool:
+    """Store the answer of (API key, Idempotency-Key) in one statement; False when the key has a
+    record that has not expired (an expired one is replaced: the purge had not run yet)."""
+    meta = ApiIdempotencyRecord._meta
+    quote = connection.ops.quote_name
+    now = timezone.now()
+    values = {
+        "api_key": api_key.pk, "idempotency_key": idempotency_key, "request_hash": fingerprint,
+        "status_code": 201, "response": body, "created_at": now,
+    }
+    fields = [meta.get_field(name) for name in values]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    table = quote(meta.db_table)
+    columns = [quote(field.column) for field in fields]
+    updated = ", ".join(f"{column} = excluded.{column}" for column in columns[2:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updated} "
+            f"WHERE {table}.{quote(meta.get_field('created_at').column)} < %s "
+            f"RETURNING {quote(meta.pk.column)}",
+            [*params, meta.get_field("created_at").get_db_prep_save(
+                idempotency_cutoff(), connection)],
+        )
+        return cursor.fetchone() is not None
 
 
 def _idempotent(
@@ -143,38 +191,26 @@ def _idempotent(
     Idempotency-Key), in one transaction with the record of its answer.
 
     A repeat with the same body gets the first answer again (``replayed``); a repeat with another
-    body raises ``IdempotencyConflict``. Two identical requests racing each other are serialised
-    by the unique index on the record: the second waits for the first to commit, then replays.
+    body raises ``IdempotencyConflict``. The record is written last, in one statement with the
+    answer: a new key costs that one ``INSERT``. A repeat runs ``create()`` too (its
+    notifications are skipped as duplicates, by their dedupe keys), finds the record taken and
+    rolls back, so nothing it did is kept or sent (a repeat with another body counts against
+    its recipients' rate-limit windows, as any rolled-back notify does). Two identical requests racing each other are
+    serialised by the unique indexes: the second waits for the first to commit, then replays.
     """
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = ApiIdempotencyRecord.objects.create(
-                    api_key=api_key,
-                    idempotency_key=idempotency_key,
-                    request_hash=fingerprint,
-                    status_code=0,
-                )
-        except IntegrityError:
-            earlier = ApiIdempotencyRecord.objects.get(
-                api_key=api_key, idempotency_key=idempotency_key
-            )
-            if earlier.created_at >= idempotency_cutoff():
-                if earlier.request_hash != fingerprint:
-                    raise IdempotencyConflict from None
-                return ApiResult(earlier.status_code, earlier.response, replayed=True)
-            # Expired (the purge had not run yet): the key is free again.
-            earlier.delete()
-            record = ApiIdempotencyRecord.objects.create(
-                api_key=api_key,
-                idempotency_key=idempotency_key,
-                request_hash=fingerprint,
-                status_code=0,
-            )
-        body = create()
-        record.status_code = 201
-        record.response = body
-        record.save(update_fields=["status_code", "response"])
+    try:
+        with transaction.atomic():
+            body = create()
+            if not _record_answer(
+                api_key=api_key, idempotency_key=idempotency_key, fingerprint=fingerprint,
+                body=body,
+            ):
+                raise _KeyTaken
+    except _KeyTaken:
+        earlier = ApiIdempotencyRecord.objects.get(api_key=api_key, idempotency_key=idempotency_key)
+        if earlier.request_hash != fingerprint:
+            raise IdempotencyConflict from None
+        return ApiResult(earlier.status_code, earlier.response, replayed=True)
     return ApiResult(201, body)
 
 
@@ -188,7 +224,7 @@ def _notify_request(*, api_key: ApiKey, payload, subject, dedupe_key: str) -> No
     recipients = list(payload.recipients)
     if payload.topic:
         followers = subscribers(topic=payload.topic, kind=payload.kind)
-        groups = list(api_key.recipient_groups.all())
+        groups = api_key.recipient_group_ids
         if groups:
             followers = followers.filter(groups__in=groups)
         recipients = get_user_model().objects.filter(

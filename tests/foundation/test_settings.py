@@ -54,7 +54,7 @@ def test_services_mode_follows_redis_url():
     ]
     assert services.stdout.strip().splitlines()[-1].split() == [
         "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "django.core.cache.backends.redis.RedisCache",
+        "config.cache.RedisCache",
         "redis://127.0.0.1:6379/9",
     ]
 
