@@ -767,6 +767,12 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
             counters.adjust_unread_many(Counter(work.in_app_recipients))
 
     def toasts_step():
+        if 0 < len(work.toast_ids) <= settings.NOTIFICATIONS_INLINE_PUSH_MAX:
+            # A broker hop and a worker's turn cost more than the push itself: the pages see a
+            # small fan-out as soon as it commits, and an urgent one never waits behind a queue.
+            started = timezone.now().timestamp()
+            metrics.inapp_pushed(count=push.push_notifications(work.toast_ids), since=started)
+            return
         for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
             enqueue("notifications.tasks.push_in_app", [ids], queue=queue)
 
