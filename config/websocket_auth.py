@@ -64,19 +64,16 @@ def user_for_session(session_key: str | None):
 
 
 def _handshake_user(session_key: str | None):
-    # Each of the socket threads keeps its connection from one handshake to the next and uses
-    # it as it is, without a health check (a third round trip per handshake: Django's before a
-    # persistent connection is reused, psycopg's pool's whenever a connection is taken from
-    # it): a connection the server dropped fails the first query, and the lookup runs once
-    # more on a new one. With a pool, the threads hold WEBSOCKET_DB_THREADS of its connections.
+    # Persistent connections of the pool's threads are used as they are, without Django's
+    # per-request health check (a third round trip per handshake): a connection the server
+    # dropped fails the first query, and the lookup runs once more on a new one.
     try:
         user = user_for_session(session_key)
     except (InterfaceError, OperationalError):
         connection.close()
         user = user_for_session(session_key)
-    settings_dict = connection.settings_dict
-    if not (settings_dict["CONN_MAX_AGE"] or settings_dict["OPTIONS"].get("pool")):
-        connection.close()  # neither persistent connections nor a pool: keep none
+    if not connection.settings_dict["CONN_MAX_AGE"]:
+        connection.close()  # persistent connections are off: keep none
     return user
 
 
