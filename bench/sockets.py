@@ -332,6 +332,7 @@ def parse_args():
     parser.add_argument("--priority", default=None,
                         help="notification priority (default: the kind's, normal)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-server floor")
+    parser.add_argument("--debug", action="store_true", help="serve with DEBUG on (make run's)")
     server_arguments(parser)
     parser.add_argument("--redis-restart", action="store_true",
                         help="run on a redis-server of its own, kill it and start it empty while "
@@ -441,6 +442,18 @@ def cpu_seconds(procs: list) -> float:
         except psutil.Error:
             pass
     return total
+
+
+def other_processes(run: Run, web: list) -> list:
+    """honcho and its descendants other than the web processes (worker, its pool, beat)."""
+    import psutil
+
+    pids = {proc.pid for proc in web}
+    try:
+        root = psutil.Process(run.honcho.pid)
+        return [root] + [p for p in root.children(recursive=True) if p.pid not in pids]
+    except psutil.Error:
+        return []
 
 
 def open_clients(run: Run, ctx, args, url: str, origin: str, cookies: list, token: str,
@@ -566,10 +579,14 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
 
     port = free_port()
     began = time.perf_counter()
-    start_server(run, args.web, port, deadline)
+    # DEBUG off as in production (the suite's settings turn it on): Django's debug cursor,
+    # template debugging and Celery's debug warnings are not what a deploy pays for.
+    start_server(run, args.web, port, deadline,
+                 extra_env={"DEBUG": "true" if args.debug else "false"})
     procs = web_processes(run, port)
     summary["web"] = len(procs)
-    print(f"server: honcho -f Procfile on 127.0.0.1:{port}, WEB_PROCESSES={args.web}, ready in "
+    print(f"server: honcho -f Procfile on 127.0.0.1:{port}, WEB_PROCESSES={args.web}, "
+          f"DEBUG={'on' if args.debug else 'off'}, ready in "
           f"{time.perf_counter() - began:.1f} s; web processes found: {len(procs)} "
           f"(pids {', '.join(str(p.pid) for p in procs) or 'none'}); log {run.log_path}")
     time.sleep(2)
@@ -609,6 +626,8 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
         restart_redis(run, args, deadline, summary)
 
     users = get_user_model().objects.filter(username__startswith="sock-")
+    others = other_processes(run, procs)
+    delivery_cpu = (cpu_seconds(procs), cpu_seconds(others))
     marks = {}
     with transaction.atomic():
         # Registered first, so it runs first after commit: the commit's timestamp.
@@ -622,6 +641,13 @@ def herald_phase(run: Run, ctx, args, deadline: Deadline, token: str, summary: d
           f"({(time.time() - marks['committed']) * 1000:.0f} ms of after-commit work here)")
     delivered = collect_frames(pipes, marks["committed"], deadline, args.deliver_timeout)
     print_delivery("herald delivery", delivered)
+    # Up to the end of the frames' collection (the deliver timeout when a frame is lost): with
+    # the sockets idle, what the push cost in CPU whatever else runs on the machine.
+    web_cpu = cpu_seconds(procs) - delivery_cpu[0]
+    print(f"herald delivery: CPU {web_cpu * 1000:.0f} ms in the web processes "
+          f"({web_cpu * 1e6 / max(1, delivered['received']):.0f} us per frame), "
+          f"{(cpu_seconds(others) - delivery_cpu[1]) * 1000:.0f} ms in the worker, beat and "
+          "honcho")
     if args.redis_restart:
         live = delivered["received"] - delivered["after_reconnect"]
         print(f"redis restart: {delivered['received']} of {summary['connected']} pages show the "

@@ -495,6 +495,10 @@ NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 10000
 # A notify() whose after-commit work has not all gone out after this many seconds (the broker or
 # Redis was down at commit) is sent again from the database by the every-minute relay.
 NOTIFICATIONS_RELAY_GRACE_SECONDS = env_int("NOTIFICATIONS_RELAY_GRACE_SECONDS", 60)
+# A notify() with at most this many toasts pushes them to the open pages itself, right after its
+# commit (one channel-layer message carries 2,000); larger audiences, and notify_many() batches
+# of several requests (the bulk API), go through Celery in batches. 0: always through Celery.
+NOTIFICATIONS_INLINE_PUSH_MAX = env_int("NOTIFICATIONS_INLINE_PUSH_MAX", 2000)
 
 # Operations (operations/): Prometheus metrics, the status endpoint, alerts.
 # Every process (web, worker, beat) writes its metrics to files in one directory and /metrics

@@ -744,6 +744,9 @@ def _schedule_owed(
             # One summary per kind, with the first batch of that kind.
             first_over=[] if kind in summaries_sent else first_over.get(kind, []),
             now=now,
+            # One notify() (one change, told to its audience) is what a page waits for; a batch
+            # of many requests (the bulk API) keeps its request short and queues the push.
+            push_inline=len(prepared) == 1,
         )
         summaries_sent.add(kind)
         transaction.on_commit(
@@ -777,6 +780,8 @@ class OwedWork:
     now: datetime
     # The relay counts badges afresh instead of adding: it cannot know what was added before.
     recount: bool = False
+    # Toasts pushed by this process at commit (up to NOTIFICATIONS_INLINE_PUSH_MAX), not queued.
+    push_inline: bool = False
 
 
 def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
@@ -796,6 +801,12 @@ def _send_owed(work: OwedWork, *, relay_id: int | None) -> bool:
             counters.adjust_unread_many(Counter(work.in_app_recipients))
 
     def toasts_step():
+        if work.push_inline and 0 < len(work.toast_ids) <= settings.NOTIFICATIONS_INLINE_PUSH_MAX:
+            # A broker hop and a worker's turn cost more than the push itself: the pages see a
+            # small fan-out as soon as it commits, and an urgent one never waits behind a queue.
+            started = timezone.now().timestamp()
+            metrics.inapp_pushed(count=push.push_notifications(work.toast_ids), since=started)
+            return
         for ids in _chunks(work.toast_ids, PUSH_BATCH_SIZE):
             enqueue("notifications.tasks.push_in_app", [ids], queue=queue)
 

@@ -66,7 +66,9 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"server did not answer within {timeout}s:\n{self.log_tail()}")
+        tail = self.log_tail()
+        self.stop()  # a server that came up late would otherwise outlive the run
+        raise AssertionError(f"server did not answer within {timeout}s:\n{tail}")
 
     def stop(self) -> None:
         """SIGTERM, as a process manager does on a restart; daphne closes its sockets first."""

@@ -9,7 +9,7 @@ from django.core import mail
 from notifications import selectors, services
 from notifications.kinds import EVENT_UPDATED, RATE_LIMIT_SUMMARY
 from notifications.models import Delivery, DeliveryStatus, Notification, NotifyRelay
-from notifications.services import notify
+from notifications.services import NotifyRequest, notify, notify_many
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +97,48 @@ def test_the_relay_leaves_recent_calls_to_their_own_after_commit_work(
 
     assert services.notifications_relay() == 0
     assert NotifyRelay.objects.count() == 1
+
+
+def _queued_tasks(monkeypatch) -> list[str]:
+    queued = []
+
+    def enqueue(task_name, *args, **kwargs):
+        queued.append(task_name)
+        return real_enqueue(task_name, *args, **kwargs)
+
+    real_enqueue = services.enqueue
+    monkeypatch.setattr(services, "enqueue", enqueue)
+    return queued
+
+
+def test_a_small_fan_out_is_pushed_at_commit_and_a_large_one_through_celery(
+    alice, bob, settings, monkeypatch, django_capture_on_commit_callbacks, notification_outbox
+):
+    queued = _queued_tasks(monkeypatch)
+    settings.NOTIFICATIONS_INLINE_PUSH_MAX = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(kind=EVENT_UPDATED, recipients=[alice, bob], dedupe_key="event:4:v1",
+               context={"event_title": "Quiz"})
+    assert "notifications.tasks.push_in_app" not in queued
+    assert notification_outbox.kinds_for(bob, channel="in_app") == [EVENT_UPDATED]
+
+    settings.NOTIFICATIONS_INLINE_PUSH_MAX = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(kind=EVENT_UPDATED, recipients=[alice, bob], dedupe_key="event:4:v2",
+               context={"event_title": "Quiz"})
+    assert queued.count("notifications.tasks.push_in_app") == 1
+    assert notification_outbox.kinds_for(bob, channel="in_app") == [EVENT_UPDATED] * 2
+
+
+def test_a_batch_of_several_requests_queues_its_push_to_keep_the_request_short(
+    alice, bob, monkeypatch, django_capture_on_commit_callbacks, notification_outbox
+):
+    queued = _queued_tasks(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_many([
+            NotifyRequest(kind=EVENT_UPDATED, recipients=[user], dedupe_key="event:5:v1",
+                          context={"event_title": "Quiz"})
+            for user in (alice, bob)
+        ])
+    assert queued.count("notifications.tasks.push_in_app") == 1
+    assert notification_outbox.kinds_for(bob, channel="in_app") == [EVENT_UPDATED]

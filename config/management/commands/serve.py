@@ -26,7 +26,12 @@ from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from config import daphne_body_limit, websocket_backpressure, websocket_close_codes
+from config import (
+    autobahn_connect,
+    daphne_body_limit,
+    websocket_backpressure,
+    websocket_close_codes,
+)
 from config.celery import app
 from config.websocket_shutdown import RestartAwareServer
 
@@ -79,6 +84,7 @@ def run_daphne(*, bind: list[str]) -> None:
     websocket_close_codes.install()  # 1003/1007/1008/1009 from the consumers reach the client
     websocket_backpressure.install()  # a socket whose client stopped reading is closed, counted
     daphne_body_limit.install()  # an oversized request body is refused while it arrives, not stored
+    autobahn_connect.install()  # no pretty-printed debug line per connection that nobody logs
     frame_limit = str(settings.SOCKET_MAX_FRAME_BYTES)
     # What is loaded by now (Django, the apps, the libraries) lives as long as the process: keep
     # it out of the cyclic garbage collector's full sweeps, which would otherwise walk it again
