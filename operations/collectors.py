@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
 
+from operations.metrics import SettledFilesCollector
+
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
@@ -42,9 +44,8 @@ class BrokerAndBreakerCollector:
 def registry():
     """A registry with every process's metrics (the multiprocess files) and the scrape-time ones."""
     from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
 
     collected = CollectorRegistry()
-    MultiProcessCollector(collected)
+    collected.register(SettledFilesCollector())
     collected.register(BrokerAndBreakerCollector())
     return collected

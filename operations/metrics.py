@@ -380,6 +380,33 @@ os.register_at_fork(
 atexit.register(process_exited)
 
 
+class SettledFilesCollector:
+    """prometheus-client's ``MultiProcessCollector``, minus the files another process has just
+    created and not yet sized: its ``MmapedDict`` opens a new file (0 bytes) and only then
+    extends it, and reading it in between raised ``struct.error`` out of the whole scrape.
+    Such a file holds no value yet, and a sized file never shrinks, so skipping it loses
+    nothing."""
+
+    def __init__(self, directory: str | None = None):
+        self.directory = directory or os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+    def collect(self):
+        return multiprocess.MultiProcessCollector.merge(
+            _sized_files(self.directory), accumulate=True
+        )
+
+
+def _sized_files(directory: str) -> list[str]:
+    sized = []
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        try:
+            if os.path.getsize(path) > 0:
+                sized.append(path)
+        except FileNotFoundError:  # a dead process's gauge file, removed since the glob
+            continue
+    return sized
+
+
 def open_sockets_by_process() -> dict[str, int]:
     """``pid`` → open WebSockets, for every live web process on this host (from the files);
     other processes (a shell, a test run) only when they hold sockets."""
@@ -387,7 +414,7 @@ def open_sockets_by_process() -> dict[str, int]:
 
     remove_stale_gauges()  # a killed web process must not count until the next one starts
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    registry.register(SettledFilesCollector())
     sockets: dict[str, int] = {}
     for family in registry.collect():
         if family.name == "herald_websockets_open":

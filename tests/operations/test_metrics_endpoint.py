@@ -108,3 +108,26 @@ def test_a_dead_letter_is_counted_per_channel():
     assert value(after, "herald_deliveries_total", channel="sms", status="dead") - value(
         before, "herald_deliveries_total", channel="sms", status="dead") == 1
     assert client.get("/health/status").json()["dead_letters_last_hour"] == 1
+
+
+def test_a_file_another_process_has_created_but_not_yet_sized_does_not_break_the_scrape(
+    settings,
+):
+    """prometheus-client creates a process's file empty and extends it a moment later; a
+    scrape (or the sockets-per-process read of the alerts) in that moment must still answer."""
+    import os
+    import struct
+
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from operations.metrics import open_sockets_by_process
+
+    unsized = os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], f"counter_{os.getpid()}9.db")
+    open(unsized, "wb").close()
+    try:
+        with pytest.raises(struct.error):  # what the library's own collector does with it
+            list(MultiProcessCollector.merge([unsized]))
+        assert scrape(staff_client())  # a 200 with every other process's samples
+        assert isinstance(open_sockets_by_process(), dict)
+    finally:
+        os.remove(unsized)
