@@ -35,17 +35,29 @@ def test_clicking_a_pushed_message_is_reported_and_recorded(open_page, asgi_serv
     # message shown the way a delivered push shows it.
     worker.evaluate(
         """async (payload) => {
-             let shown = [];
-             // Chromium's notification service can take seconds to come up the first time in
-             // a run: push again every 3 s until the message shows (15 s at most).
-             for (let i = 0; i < 150 && !shown.length; i++) {
-               if (i % 30 === 0) {
-                 self.dispatchEvent(new PushEvent("push", {data: JSON.stringify(payload)}));
+             // The handler's own waitUntil promise is kept, so a showNotification that fails
+             // (permission not yet applied, notification service still starting) is seen with
+             // its reason and the push is dispatched again, for 30 s at most.
+             let shown = [], reasons = [];
+             const deadline = Date.now() + 30000;
+             while (!shown.length && Date.now() < deadline) {
+               const event = new PushEvent("push", {data: JSON.stringify(payload)});
+               const pending = [];
+               event.waitUntil = (promise) => pending.push(promise);
+               self.dispatchEvent(event);
+               try {
+                 await Promise.all(pending);
+               } catch (error) {
+                 reasons.push(String(error));
                }
-               shown = await self.registration.getNotifications();
-               if (!shown.length) await new Promise(r => setTimeout(r, 100));
+               for (let i = 0; i < 20 && !shown.length; i++) {
+                 shown = await self.registration.getNotifications();
+                 if (!shown.length) await new Promise(r => setTimeout(r, 100));
+               }
              }
-             if (!shown.length) throw new Error("the pushed message was never shown");
+             if (!shown.length) {
+               throw new Error("the pushed message was never shown: " + reasons.slice(-3).join("; "));
+             }
              self.dispatchEvent(new NotificationEvent("notificationclick",
                                                       {notification: shown[0]}));
            }""",

@@ -34,7 +34,7 @@ def test_service_worker_shows_a_pushed_message(open_page, asgi_server):
         "data": json.dumps(payload),
     })
     shown = None
-    for _ in range(50):  # The worker shows it asynchronously: ask until it is there.
+    for _ in range(150):  # The worker shows it asynchronously: ask until it is there (15 s).
         shown = page.evaluate(
             """() => navigator.serviceWorker.ready
                   .then(r => r.getNotifications())
