@@ -59,8 +59,12 @@ class BoundedSendProtocol(CloseCodeProtocol):
 
     def serverSend(self, content, binary=False):
         frame = content if isinstance(content, bytes) else content.encode()
-        if self.dropped:
-            # Aborted, the disconnect is on its way to the application: count what still comes.
+        if self.dropped or self.state != self.STATE_OPEN:
+            # Aborted here, or the client left (or began closing) before this frame: the
+            # disconnect is on its way to the application, and the page catches up from the
+            # database when it comes back. Count what still comes instead of raising
+            # autobahn's ``Disconnected`` into the sender (a fan-out to a socket that has
+            # just gone is a race every server has, not an error).
             metrics.socket_send_dropped(frames=1, dropped_bytes=len(frame), closed=False)
             return None
         waiting = unsent_bytes(self.transport)

@@ -147,3 +147,20 @@ def test_a_burst_the_client_reads_within_the_stall_costs_it_nothing(settings, op
     protocol.serverSend("c" * 10)
     assert not peer.aborted and len(protocol.sent) == 3
     assert _moved(operator, before, "herald_websocket_frames_dropped_total") == 0
+
+
+@pytest.mark.parametrize("state", ["STATE_CLOSING", "STATE_CLOSED"])
+def test_a_frame_for_a_socket_whose_client_has_left_is_counted_not_raised(
+    settings, operator, state
+):
+    """A fan-out can reach a socket after its client went and before daphne has told the
+    application: autobahn's own ``sendMessage`` (not replaced here) refuses the frame, which must
+    not become an error in the sender."""
+    before = scrape(operator)
+    protocol, peer = _socket(settings)
+    del protocol.sendMessage  # the real one, which raises Disconnected when not open
+    protocol.state = getattr(protocol, state)
+    assert protocol.serverSend('<div id="notification-9">') is None
+    assert peer.dataBuffer == b"" and not peer.aborted
+    assert _moved(operator, before, "herald_websocket_frames_dropped_total") == 1
+    assert _moved(operator, before, "herald_websocket_slow_closed_total") == 0
