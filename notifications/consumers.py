@@ -130,13 +130,15 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
                 live.detach(self.user.pk, self)
 
     async def dispatch(self, message):
-        # Channels runs close_old_connections on the sync thread before every handler; the live
-        # events touch no database (and a fan-out hands thousands of them out at once), and the
-        # reads below close their own connections (in_db_pool).
-        if message["type"] in self.LIVE_EVENTS:
-            await getattr(self, get_handler_name(message))(message)
-        else:
-            await super().dispatch(message)
+        # Channels' dispatch runs close_old_connections on its one sync thread before every
+        # handler: a thread hop per connect, disconnect and frame, all queued on that thread in
+        # a reconnect storm (and a fan-out hands out thousands of live events at once). This
+        # consumer never touches the database on that thread: its reads run through
+        # ``in_db_pool`` and ``database_sync_to_async``, which close their own connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         if await refused_anonymous(self):

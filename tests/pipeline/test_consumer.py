@@ -1,6 +1,8 @@
 """The notification socket over the real Redis channel layer (settings from REDIS_URL)."""
 
+import asyncio
 import re
+import threading
 from datetime import time
 
 import pytest
@@ -59,6 +61,26 @@ async def test_new_notification_arrives_as_toast_and_badge():
     assert "Quiz night was updated" in fragment
     assert badge(fragment) == "1"
     await ws.disconnect()
+
+
+async def test_a_socket_opens_and_closes_while_channels_sync_thread_is_busy():
+    """Handshakes in a reconnect storm must not queue on Channels' one sync thread (its dispatch
+    closes old database connections there before every handler)."""
+    alice, cookie = await sync_to_async(user_with_cookie)("alice")
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)())  # holds the sync thread
+    try:
+        ws = socket(cookie)
+        assert (await ws.connect(timeout=5))[0]
+        notification_id = await sync_to_async(notify_committed, thread_sensitive=False)(
+            alice, "Quiz night"
+        )
+        assert toast_ids(await ws.receive_from(timeout=3)) == [notification_id]
+        await ws.disconnect(timeout=5)
+        assert not busy.done()
+    finally:
+        release.set()
+        await busy
 
 
 async def test_urgent_notification_arrives_as_banner():
