@@ -11,11 +11,11 @@ process (its pool, ``DATABASE_POOL_MAX_SIZE``, or ``CONN_MAX_AGE`` per thread wi
 the consumer gets ``scope["user"]`` and ``scope["session_key"]``. Consumers' own database reads use ``in_db_pool``.
 """
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import import_module
 
-from asgiref.sync import sync_to_async
 from channels.db import DatabaseSyncToAsync
 from channels.sessions import CookieMiddleware
 from django.conf import settings
@@ -77,11 +77,6 @@ def _handshake_user(session_key: str | None):
     return user
 
 
-@cache
-def _handshake_user_on_pool():
-    return sync_to_async(_handshake_user, thread_sensitive=False, executor=_pool())
-
-
 class SessionLoginMiddleware:
     """Puts the session's user (or ``AnonymousUser``) in ``scope["user"]`` and, for a logged-in
     socket, its session key in ``scope["session_key"]`` (None otherwise). Needs ``CookieMiddleware``
@@ -92,7 +87,13 @@ class SessionLoginMiddleware:
 
     async def __call__(self, scope, receive, send):
         session_key = scope["cookies"].get(settings.SESSION_COOKIE_NAME) or None
-        user = await _handshake_user_on_pool()(session_key) if session_key else None
+        # Straight onto the pool: asgiref's sync_to_async would copy and restore the context
+        # and close old connections around the call, which ``_handshake_user`` does not need.
+        user = None
+        if session_key:
+            user = await asyncio.get_running_loop().run_in_executor(
+                _pool(), _handshake_user, session_key
+            )
         scope = dict(scope, user=user or AnonymousUser(), session_key=session_key if user else None)
         return await self.inner(scope, receive, send)
 
