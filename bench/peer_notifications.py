@@ -69,7 +69,11 @@ def main():
         [membership(user_id=args.first_id + n, group_id=group.pk) for n in range(args.users)],
         batch_size=2000,
     )
-    actor = User.objects.create(username="fanout-peer-organizer", password="!")
+    # Its id given too: the explicit ids above did not move the table's sequence, which in a new
+    # database would hand out one of them again.
+    actor = User.objects.create(
+        pk=args.first_id + args.users, username="fanout-peer-organizer", password="!"
+    )
     User.objects.exists()  # a warm connection, as Herald's run has
 
     started = time.perf_counter()
