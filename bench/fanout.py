@@ -6,7 +6,8 @@ Against PostgreSQL and Redis (services mode), in a database of its own:
     REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/fanout.py --recipients 10000
 
 It makes N users subscribed to one event topic, each with one open "page" attached to its live
-events on one event loop (``notifications.live``, as a web process's consumers are), then:
+events on one event loop (``notifications.realtime.live``, as a web process's consumers are),
+then:
 - ours: ``notify()`` inside a transaction; the rows are persisted when it commits, then the
   in-app push runs as the after-commit Celery tasks do (inline here) through the Redis layer;
 - naive: per user, one ``Notification.objects.create`` and one blocking ``group_send`` to a
@@ -110,7 +111,7 @@ def main():
     from django.db import connection, transaction
 
     from config.celery import app
-    from notifications import live
+    from notifications.realtime import live
     from notifications.kinds import EVENT_UPDATED
     from notifications.models import Notification, Subscription
     from notifications.selectors import subscribers

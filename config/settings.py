@@ -303,7 +303,7 @@ EVENT_UPDATE_COLLAPSE_SECONDS = env_int("EVENT_UPDATE_COLLAPSE_SECONDS", 60)
 # Notification center: how often a page polls the badge and list while its socket is down.
 NOTIFICATION_POLL_SECONDS = env_int("NOTIFICATION_POLL_SECONDS", 10)
 
-# Sockets (read by notifications/consumers.py and the serve command).
+# Sockets (read by notifications/realtime/consumers.py and the serve command).
 # Open pages per user; past it the oldest page's socket is closed with 4429.
 WEBSOCKET_MAX_PER_USER = env_int("WEBSOCKET_MAX_PER_USER", 10)
 # Keepalive: an idle socket is pinged this often and closed when no pong comes back in time, so a

@@ -3,8 +3,8 @@
 - A socket lives only as long as the login it was opened with. Logging out announces the end of
   that session, any save of the user (password change, deactivation) asks the user's sockets to
   check: through a group per session and one per user for consumers with a channel of their
-  own, and through ``notifications.live`` (the user's live events) for the notification socket,
-  which has none. Every socket then checks that its
+  own, and through ``notifications.realtime.live`` (the user's live events) for the notification
+  socket, which has none. Every socket then checks that its
   session still exists, still names this user, still carries the user's current password hash
   and that the user is active; if not it closes with 4401. The same check also runs every
   ``SOCKET_AUTH_RECHECK_SECONDS`` for what no signal announces (an expired or deleted session).
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import transaction
 
 from config.websocket_auth import user_for_session
-from notifications import live
+from notifications.realtime import live
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class GuardedSocketMixin:
         self._guard_session_key = self.scope.get("session_key")
         self._guard_session_group = session_group(self._guard_session_key or "")
         self._guard_window = (time.monotonic(), 0)
-        # A consumer without a channel of its own hears these through notifications.live.
+        # A consumer without a channel of its own hears these through notifications.realtime.live.
         self._guard_groups = []
         if self.channel_layer is not None:
             self._guard_groups = [user_auth_group(user.pk), self._guard_session_group]

@@ -10,8 +10,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from events.models import ACTIVE_STATUSES, Event, EventStatus, Registration, RegistrationStatus
+from notifications.models import topic_for
 from notifications.selectors import subscribers
-from notifications.topics import topic_for
 
 
 def events_with_counts(queryset: QuerySet[Event]) -> QuerySet[Event]:

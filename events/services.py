@@ -35,9 +35,9 @@ from events.models import (
 )
 from events.selectors import event_confirmed_count, waitlist_position
 from notifications import kinds
+from notifications.models import topic_for
 from notifications.selectors import subscribers, subscriptions_of
 from notifications.services import notify, subscription_follow, subscription_unfollow
-from notifications.topics import topic_for
 
 CAPACITY_THRESHOLDS = (80, 90, 100)
 REMINDER_LEADS = {

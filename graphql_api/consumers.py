@@ -5,8 +5,8 @@ A socket without a logged-in user is refused at ``connection_init`` with 4403, a
 ``graphql-transport-ws`` protocol prescribes, so a client does not retry it blindly.
 
 While a subscription about the user runs, the socket is attached to the user's live events
-(``notifications.live``), like a page's socket; event and leaderboard subscriptions join their
-channel-layer groups.
+(``notifications.realtime.live``), like a page's socket; event and leaderboard subscriptions
+join their channel-layer groups.
 """
 
 from strawberry.channels import GraphQLWSConsumer
@@ -14,7 +14,7 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from graphql_api.context import Context
 from graphql_api.listen import RESUME
-from notifications import live
+from notifications.realtime import live
 
 
 class GraphQLConsumer(GraphQLWSConsumer):

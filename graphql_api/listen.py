@@ -5,9 +5,9 @@ come out in the order the socket received them (the unread count is carried by b
 ``notification.created`` and ``unread.changed``, and the last one must win). Two sources fill
 it, both through the consumer's ``dispatch``:
 
-- a user's live events (``notifications.live``: one fan-out message per web process, handed to
-  the sockets its user has open there), when ``user_id`` is given: the socket is attached to the
-  user while at least one of its subscriptions needs it;
+- a user's live events (``notifications.realtime.live``: one fan-out message per web process,
+  handed to the sockets its user has open there), when ``user_id`` is given: the socket is
+  attached to the user while at least one of its subscriptions needs it;
 - channel-layer groups (``event.<id>``, ``leaderboard``), joined through Strawberry's
   ``listen_to_channel``, which counts the subscriptions of one socket per group and leaves a
   group with the last.
@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 # A type no sender uses: listen_to_channel is entered only for its group bookkeeping.
 _GROUPS_ONLY = "graphql.groups-only"
 # Put into the queues of a socket's user subscriptions after the live events were interrupted
-# (see notifications.live): each then catches up from the database.
+# (see notifications.realtime.live): each then catches up from the database.
 RESUME = "graphql.resume"
 
 

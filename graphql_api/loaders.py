@@ -11,8 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from events.models import Event, Registration
 from events.selectors import events_with_counts
-from notifications.models import Subscription
-from notifications.topics import topic_for
+from notifications.models import Subscription, topic_for
 
 
 def _events(ids: list[int]) -> list[Event | None]:

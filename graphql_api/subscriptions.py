@@ -1,7 +1,8 @@
 """Subscriptions over ``graphql-transport-ws`` at ``/graphql/``.
 
-Each rides what the pages already use: the user's live events (``notifications.live``), and the
-channel-layer groups ``event.<id>`` (``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
+Each rides what the pages already use: the user's live events
+(``notifications.realtime.live``), and the channel-layer groups ``event.<id>``
+(``events.live``) and ``leaderboard``. The group event carries everything a frame shows,
 so a fan-out costs no query per subscriber; a subscription reads the database only when it
 starts (the replay of what a reconnecting client missed, the current state). Those reads go
 through ``database_sync_to_async``, which closes the connection afterwards like the other
@@ -27,7 +28,7 @@ from leaderboard import live as leaderboard_live
 from leaderboard import selectors as leaderboard_selectors
 from notifications import selectors as notification_selectors
 from notifications.models import Silenced
-from notifications.push import created_event
+from notifications.realtime.push import created_event
 
 REPLAY_BATCH = 100
 # Ids already sent, remembered to drop a repeated push (pushes are at least once).

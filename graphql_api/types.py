@@ -19,7 +19,7 @@ from leaderboard import selectors as leaderboard_selectors
 from leaderboard.models import Game as GameModel
 from notifications.models import Notification as NotificationModel
 from notifications.models import QuietHours as QuietHoursModel
-from notifications.push import BODY_PREVIEW
+from notifications.realtime.push import BODY_PREVIEW
 
 from graphql_api import cursors
 

@@ -4,7 +4,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from config.sockets import page_csrf_token
 from config.socket_guard import GuardedSocketMixin
 from leaderboard import live
-from notifications.consumers import refused_anonymous
+from notifications.realtime.consumers import refused_anonymous
 
 
 class LeaderboardConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):

@@ -170,8 +170,16 @@ class QuietHours(models.Model):
         return datetime.combine(end_day, end, tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
+def topic_for(obj: models.Model) -> str:
+    """The subscription topic of a model instance, e.g. ``"events.event:12"``.
+
+    A plain string, so the notifications app never imports the domain apps.
+    """
+    return f"{obj._meta.app_label}.{obj._meta.model_name}:{obj.pk}"
+
+
 class Subscription(models.Model):
-    """``user`` follows ``topic`` (see ``notifications.topics``); empty ``kinds`` = every kind."""
+    """``user`` follows ``topic`` (``topic_for(obj)``); empty ``kinds`` = every kind."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -30,7 +30,7 @@ from django.template.loader import select_template
 from django.utils import timezone
 
 from config.celery import enqueue
-from notifications import bulk, counters, push
+from notifications import bulk, counters
 from operations import metrics
 from notifications.delivery.policy import queue_for
 from notifications.kinds import KINDS, RATE_LIMIT_SUMMARY, Kind, get_kind
@@ -51,6 +51,7 @@ from notifications.models import (
     Silenced,
     Subscription,
 )
+from notifications.realtime import push
 
 logger = logging.getLogger(__name__)
 
@@ -1102,7 +1103,7 @@ def _validate_kinds(kinds: Iterable[str] | None) -> list[str]:
 
 
 def subscription_follow(*, user, topic: str, kinds: Iterable[str] | None = None) -> Subscription:
-    """``user`` follows ``topic`` (``topics.topic_for(obj)``) for ``kinds`` (None/empty = all).
+    """``user`` follows ``topic`` (``models.topic_for(obj)``) for ``kinds`` (None/empty = all).
     Idempotent: following again updates the kinds."""
     subscription, _ = Subscription.objects.update_or_create(
         user=user, topic=topic, defaults={"kinds": _validate_kinds(kinds)}

@@ -4,8 +4,9 @@ import logging
 
 from celery import shared_task
 
-from notifications import push, services
+from notifications import services
 from notifications.api import services as api_services
+from notifications.realtime import push
 
 logger = logging.getLogger(__name__)
 

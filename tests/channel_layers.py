@@ -27,7 +27,8 @@ def stop_recording() -> None:
 
 
 def _record(group: str, message: dict) -> None:
-    from notifications.live import FANOUT_GROUP  # not at import: the settings import this module
+    # Not at import: the settings import this module.
+    from notifications.realtime.live import FANOUT_GROUP
 
     if published is not None and group == FANOUT_GROUP:
         published.extend((user_id, event) for user_id, event in message["events"])

@@ -29,7 +29,7 @@ django.setup()
 from django.db import connections  # noqa: E402
 
 # What the tests' code uses, imported once here rather than in every child.
-import notifications.push  # noqa: E402, F401
+import notifications.realtime.push  # noqa: E402, F401
 import notifications.selectors  # noqa: E402, F401
 import notifications.services  # noqa: E402, F401
 import notifications.tasks  # noqa: E402, F401

@@ -19,7 +19,7 @@ SEND_BUFFER = 16 * 1024
 
 BURST = f"""
 from django.utils import timezone
-from notifications import push
+from notifications.realtime import push
 from notifications.models import Notification
 from django.contrib.auth import get_user_model
 User = get_user_model()

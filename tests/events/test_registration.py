@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from events import selectors, services
 from events.models import Registration, RegistrationStatus
+from notifications.models import topic_for
 from notifications.selectors import subscribers
-from notifications.topics import topic_for
 from tests.events.factories import EventFactory
 from tests.events.helpers import received
 

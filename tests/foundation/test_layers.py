@@ -55,3 +55,11 @@ def test_every_task_queued_by_name_is_registered():
         queued |= set(re.findall(r'^\w+_TASK = "([\w.]+)"', text, re.MULTILINE))
     assert queued, "no enqueue(...) found: the pattern above is out of date"
     assert sorted(queued - set(app.tasks)) == []
+
+
+def test_the_realtime_entry_module_is_its_docstring_alone():
+    # Importing notifications.realtime.push (the pipeline does) must not load the consumer or the
+    # routes through the package: the entry module documents the part and wires nothing.
+    body = ast.parse((ROOT / "notifications/realtime/__init__.py").read_text()).body
+    assert len(body) == 1 and isinstance(body[0], ast.Expr)
+    assert isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)

@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from config.asgi import application
-from notifications import live
-from notifications.consumers import CLOSE_UNAUTHENTICATED
-from notifications.live import publish_async
+from notifications.realtime import live
+from notifications.realtime.consumers import CLOSE_UNAUTHENTICATED
+from notifications.realtime.live import publish_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

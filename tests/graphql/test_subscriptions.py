@@ -10,7 +10,7 @@ from django.db import transaction
 from events import services as event_services
 from leaderboard import live as leaderboard_live
 from leaderboard.services import score_submit
-from notifications import push
+from notifications.realtime import push
 from notifications import services as notification_services
 from tests.events.factories import EventFactory
 from tests.factories import UserFactory
@@ -231,7 +231,7 @@ async def test_subscriptions_refuse_operations_over_the_limits(settings):
 
 
 async def test_after_an_interruption_of_live_events_the_feed_catches_up_from_the_database():
-    from notifications import live
+    from notifications.realtime import live
 
     alice, cookie = await user_and_cookie("alice")
     socket = await open_socket(cookie)
@@ -248,7 +248,7 @@ async def test_after_an_interruption_of_live_events_the_feed_catches_up_from_the
 
     lost = await committed_without_its_push()
     (consumer,) = live._listener().sockets[alice.pk]
-    await consumer.resume()  # what notifications.live does once the layer answers again
+    await consumer.resume()  # what notifications.realtime.live does once the layer answers again
     assert (await socket.next_data("feed"))["notificationCreated"]["id"] == str(lost)
     await consumer.resume()  # a second interruption: nothing is sent twice
     after = await sync_to_async(notify_user)(alice, "after")

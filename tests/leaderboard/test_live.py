@@ -6,7 +6,7 @@ from django.test import Client
 
 from config.asgi import application
 from leaderboard import live, services
-from notifications.consumers import CLOSE_UNAUTHENTICATED
+from notifications.realtime.consumers import CLOSE_UNAUTHENTICATED
 from tests.leaderboard.factories import EntryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""notifications.live: a fan-out's events reach every attached socket of each user, once.
+"""notifications.realtime.live: a fan-out's events reach every attached socket of each user, once.
 
 Against each real layer: the configured Redis pub/sub layer, channels-redis's list-based layer
 and the embedded in-memory one, so whichever a deployment picks carries the same events.
@@ -12,7 +12,7 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
-from notifications import live
+from notifications.realtime import live
 
 
 class Page:

@@ -2,8 +2,8 @@ import pytest
 
 from notifications import selectors, services
 from notifications.kinds import EVENT_UPDATED, GAME_SCORED
+from notifications.models import topic_for
 from notifications.services import notify
-from notifications.topics import topic_for
 from tests.pipeline.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from config.asgi import application
-from notifications import live
-from notifications.consumers import CLOSE_TOO_MANY_SOCKETS, CLOSE_TRY_AGAIN
+from notifications.realtime import live
+from notifications.realtime.consumers import CLOSE_TOO_MANY_SOCKETS, CLOSE_TRY_AGAIN
 from notifications.kinds import EVENT_UPDATED
 from notifications.services import notify
 from tests.realtime.conftest import session_cookies

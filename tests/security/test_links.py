@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from django.conf import settings
 
-from notifications.consumers import render_pushed
+from notifications.realtime.consumers import render_pushed
 from notifications.delivery.rendering import absolute_url
 from notifications.models import Notification
 from notifications.services import notify

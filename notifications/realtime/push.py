@@ -1,14 +1,14 @@
 """In-app push: per-user events that the NotificationConsumer turns into fragments.
 
-A fan-out's events go out together through ``notifications.live.publish`` (a few channel-layer
-messages for thousands of recipients), to every socket each recipient has open.
+A fan-out's events go out together through ``notifications.realtime.live.publish`` (a few
+channel-layer messages for thousands of recipients), to every socket each recipient has open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from notifications import live
+from notifications.realtime import live
 from notifications.models import Notification, Silenced
 from notifications.selectors import unread_counts
 

@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from config.socket_guard import CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA, GuardedSocketMixin
 from config.websocket_auth import in_db_pool
-from notifications import live, selectors
+from notifications import selectors
 from notifications.models import Silenced
+from notifications.realtime import live
 from operations import metrics
 
 logger = logging.getLogger(__name__)
@@ -103,10 +104,10 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     """One socket per open page of a logged-in user, attached to the user's live events.
 
     It has no channel of its own (``channel_layer_alias = None``): everything it is sent comes
-    through ``notifications.live``, so opening a socket costs no Redis subscription and works
-    while Redis is briefly away. The pages of one user tell each other when they open and close
-    (``socket.opened`` / ``socket.closed``, sent to the user like any live event), so each one
-    knows how many newer pages the user has on any web process: past
+    through ``notifications.realtime.live``, so opening a socket costs no Redis subscription and
+    works while Redis is briefly away. The pages of one user tell each other when they open and
+    close (``socket.opened`` / ``socket.closed``, sent to the user like any live event), so each
+    one knows how many newer pages the user has on any web process: past
     ``WEBSOCKET_MAX_PER_USER`` the oldest closes itself with 4429.
     """
 
@@ -115,7 +116,8 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
     LIVE_EVENTS = frozenset({"notification.created", "unread.changed", "socket.opened",
                              "socket.closed"})
     # The newest notification id this socket has sent, and the one it surely had when the live
-    # subscription last worked (see notifications.live): a resume catches up from the latter.
+    # subscription last worked (see notifications.realtime.live): a resume catches up from the
+    # latter.
     last_id = 0
     safe_id = 0
 
