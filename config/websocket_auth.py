@@ -87,8 +87,8 @@ class SessionLoginMiddleware:
 
     async def __call__(self, scope, receive, send):
         session_key = scope["cookies"].get(settings.SESSION_COOKIE_NAME) or None
-        # Straight onto the pool: asgiref's sync_to_async would copy and restore the context
-        # and close old connections around the call, which ``_handshake_user`` does not need.
+        # Straight onto the pool: asgiref's sync_to_async would copy the context into the
+        # thread and back around every call, which ``_handshake_user`` does not need.
         user = None
         if session_key:
             user = await asyncio.get_running_loop().run_in_executor(
