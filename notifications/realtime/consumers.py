@@ -113,8 +113,6 @@ class NotificationConsumer(GuardedSocketMixin, AsyncWebsocketConsumer):
 
     channel_layer_alias = None
     attached = False
-    LIVE_EVENTS = frozenset({"notification.created", "unread.changed", "socket.opened",
-                             "socket.closed"})
     # The newest notification id this socket has sent, and the one it surely had when the live
     # subscription last worked (see notifications.realtime.live): a resume catches up from the
     # latter.
