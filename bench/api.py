@@ -231,6 +231,26 @@ def web_cpu(procs) -> dict:
     return seconds
 
 
+def machine_busy() -> float:
+    """Core-seconds the whole machine has spent busy so far (every process: the server, the
+    worker, PostgreSQL, Redis and these clients)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def print_machine(busy_before: float, wall: float, count: int, unit: str) -> None:
+    """How busy the cores were during a phase and the core time each ``unit`` cost: at that cost,
+    the machine's cores can do no more than cores / cost per second."""
+    busy = machine_busy() - busy_before
+    cores = os.cpu_count() or 1
+    per_unit = busy / max(1, count)
+    print(f"  machine: {busy / wall / cores * 100 if wall else 0:.0f} % of {cores} cores busy, "
+          f"{per_unit * 1e3:.2f} ms of core time per {unit}: at most "
+          f"{cores / per_unit if per_unit else 0:.0f} {unit}s/s at that cost")
+
+
 def print_phase(label: str, result: dict) -> None:
     lat = result["latencies"]
     print(f"{label}: {sum(result['statuses'].values())} requests in {result['wall']:.2f} s, "
@@ -283,15 +303,18 @@ def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
     # The framework's own ceiling on this machine: a view that only answers JSON, through the
     # same server, middleware and clients (no database, no cache).
     load = os.getloadavg()[0]
+    machine_before = machine_busy()
     trivial = run_phase(pipes, [(TRIVIAL_PATH, None)] * args.requests, args.concurrency,
                         min(args.duration, 10), deadline)
     trivial["ok"] = trivial["statuses"].get(200, 0)
     print_phase(f"trivial view GET {TRIVIAL_PATH} (load {load:.1f} at the start)", trivial)
     print(f"  {trivial['ok'] / trivial['wall'] if trivial['wall'] else 0:.0f} requests/s")
+    print_machine(machine_before, trivial["wall"], trivial["ok"], "request")
     deadline.check("trivial view")
 
     load = os.getloadavg()[0]
     cpu_before = web_cpu(procs)
+    machine_before = machine_busy()
     single = run_phase(pipes, single_jobs(user_ids, args.requests, args.warmup, "single"),
                        args.concurrency, args.duration, deadline)
     print_phase(f"single (load {load:.1f} at the start)", single)
@@ -300,14 +323,20 @@ def measure(run: Run, ctx, args, deadline: Deadline, summary: dict) -> None:
         print(f"  web pid {pid}: {seconds / single['wall'] * 100:.0f} % CPU")
     print(f"  web processes: {sum(busy.values()) / max(1, single['ok']) * 1000:.1f} ms CPU "
           "per request")
+    print_machine(machine_before, single["wall"], single["ok"], "request")
     summary["rps"] = single["ok"] / single["wall"] if single["wall"] else 0
     summary["p99"] = percentile(single["latencies"], 99)
     deadline.check("single requests")
 
     load = os.getloadavg()[0]
+    cpu_before = web_cpu(procs)
+    machine_before = machine_busy()
     bulk = run_phase(pipes, bulk_jobs(user_ids, args.bulk_requests, args.bulk_size),
                      args.bulk_concurrency, deadline.left(120), deadline)
     print_phase(f"bulk of {args.bulk_size} (load {load:.1f} at the start)", bulk)
+    busy = sum(web_cpu(procs).values()) - sum(cpu_before.values())
+    print(f"  web processes: {busy / max(1, bulk['created']) * 1e6:.0f} µs CPU per notification")
+    print_machine(machine_before, bulk["wall"], bulk["created"], "notification")
     summary["bulk_per_s"] = bulk["created"] / bulk["wall"] if bulk["wall"] else 0
 
     for pipe in pipes:

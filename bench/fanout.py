@@ -15,7 +15,9 @@ then:
 - the peer: django-notifications-community's ``notify.send`` to a group of the same N users
   (``bench/peer_notifications.py``, in a process and a database of its own made and dropped here,
   ``<database>_peer``: its package and table are also called ``notifications``), timed the same
-  way as ours to its commit; ``--no-peer`` skips it.
+  way as ours to its commit; ``--no-peer`` skips it;
+- the table's floor: PostgreSQL alone inserting one row per recipient from a single
+  ``INSERT … SELECT`` and committing it, the rate no fan-out into this table can pass.
 Timings exclude setup and clean-up. The last line has a fixed format for scripts.
 """
 
@@ -96,6 +98,32 @@ def peer_rows_per_s(count: int, first_id: int) -> tuple[float, float]:
         return rows / seconds, seconds
     finally:
         drop_database(name)
+
+
+def table_floor_s(user_ids: list[int], dedupe_key: str) -> float:
+    """Seconds for PostgreSQL to insert and commit one notification row per user (the same
+    columns as a fan-out's, ON CONFLICT DO NOTHING on the same constraint) from one statement."""
+    from django.db import connection, transaction
+
+    from notifications.models import Notification
+
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (recipient_id, kind, priority, title, body, url, data, "
+            "dedupe_key, in_app, silenced, is_read, created_at) "
+            "SELECT r, 'event_updated', 'normal', 'Bench night was updated', "
+            "'Changed: starts_at.', '/events/bench/', "
+            "'{\"event_title\": \"Bench night\", \"changes\": [\"starts_at\"]}'::jsonb, %s, "
+            "true, '', false, now() FROM unnest(%s::bigint[]) AS r "
+            "ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id",
+            [dedupe_key, list(user_ids)],
+        )
+        inserted = len(cursor.fetchall())
+    elapsed = time.perf_counter() - started
+    assert inserted == len(user_ids), (inserted, len(user_ids))
+    return elapsed
 
 
 def main():
@@ -194,6 +222,11 @@ def main():
     # A page without its push fails the run, after the other figures are measured and printed.
     push_failed = not all(got)
 
+    # --- the table's floor: PostgreSQL alone inserting the same rows (same recipients, a key of
+    # their own) in one INSERT … SELECT and committing them; no recipient query, preferences or
+    # Python per row. Whatever notify() does, its rows cannot persist faster than this. ---
+    floor_s = table_floor_s(user_ids, f"bench:{run}:floor")
+
     # --- naive: one INSERT and one group_send per user, timed over the first users (its rate
     # does not change with the count, and all 10,000 would take minutes) ---
     naive_users = user_ids[: args.naive_sample]
@@ -244,11 +277,15 @@ def main():
     print(f"peer:  django-notifications-community notify.send to a group: persist {peer_s:.3f} s "
           f"({peer_per_s:.0f} rows/s); ours persisted {persisted_per_s / peer_per_s:.1f}x as many "
           "per second")
+    print(f"table: PostgreSQL's own INSERT … SELECT of the same {count} rows and its commit: "
+          f"{floor_s:.3f} s ({count / floor_s:.0f} rows/s), the ceiling of any fan-out into this "
+          f"table; ours took {persist_s / floor_s:.1f}x as long")
     print(f"load: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"fanout recipients={count} persisted_per_s={persisted_per_s:.0f} "
         f"pushed_per_s={pushed_per_s:.0f} naive_per_s={naive_per_s:.0f} speedup={speedup:.1f} "
-        f"peer_per_s={peer_per_s:.0f} peer_ratio={persisted_per_s / peer_per_s:.1f}"
+        f"peer_per_s={peer_per_s:.0f} peer_ratio={persisted_per_s / peer_per_s:.1f} "
+        f"table_floor_per_s={count / floor_s:.0f}"
     )
     if push_failed:
         sys.exit("a page did not receive its push within 10 s: pushed_per_s is not valid")
