@@ -15,10 +15,14 @@ then:
 - the peer: django-notifications-community's ``notify.send`` to a group of the same N users
   (``bench/peer_notifications.py``, in a process and a database of its own made and dropped here,
   ``<database>_peer``: its package and table are also called ``notifications``), timed the same
-  way as ours to its commit; ``--no-peer`` skips it;
+  way as ours to its commit, with the same garbage collector settings as ours (below);
+  ``--no-peer`` skips it;
 - the table's floor: PostgreSQL alone inserting one row per recipient from a single
   ``INSERT … SELECT`` and committing it, the rate no fan-out into this table can pass.
-Timings exclude setup and clean-up. The last line has a fixed format for scripts.
+``notify()`` runs with the collector settings of Herald's web and worker processes
+(``config.collector``: what is loaded at start frozen, the young generation swept every
+``GC_THRESHOLD`` allocations). Timings exclude setup and clean-up. The last line has a fixed
+format for scripts.
 """
 
 import argparse
@@ -85,7 +89,9 @@ def peer_rows_per_s(count: int, first_id: int) -> tuple[float, float]:
         command = [sys.executable, str(Path(__file__).with_name("peer_notifications.py")),
                    "--database", name, "--users", str(count), "--first-id", str(first_id),
                    "--host", db.get("HOST") or "127.0.0.1", "--port", str(db.get("PORT") or 5432),
-                   "--user", db.get("USER") or "postgres", "--password", db.get("PASSWORD") or ""]
+                   "--user", db.get("USER") or "postgres", "--password", db.get("PASSWORD") or "",
+                   # The peer's process gets the collector settings Herald's processes run with.
+                   "--gc-threshold", str(settings.GC_THRESHOLD)]
         environment = {**os.environ, "PYTHONPATH": str(peer_site())}
         out = subprocess.run(command, capture_output=True, text=True, timeout=600,
                              env=environment)
@@ -139,6 +145,7 @@ def main():
     from django.db import connection, transaction
 
     from config.celery import app
+    from config.collector import tune_garbage_collector
     from notifications.realtime import live
     from notifications.kinds import EVENT_UPDATED
     from notifications.models import Notification, Subscription
@@ -148,6 +155,9 @@ def main():
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         sys.exit("bench/fanout.py needs DATABASE_URL (PostgreSQL) and REDIS_URL set.")
     call_command("migrate", verbosity=0)
+    # notify() runs here as in a web or worker process, with their collector settings: what is
+    # loaded by now is frozen, the young generation swept every GC_THRESHOLD allocations.
+    tune_garbage_collector()
     # The after-commit tasks run inline, so "pushed" means sent through the Redis layer.
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

@@ -13,6 +13,7 @@ into a folder of its own and puts it on ``PYTHONPATH`` for this process.
 """
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,9 @@ def main():
     parser.add_argument("--password", default="")
     parser.add_argument("--users", type=int, default=10000)
     parser.add_argument("--first-id", type=int, default=1, help="id of the first user")
+    parser.add_argument("--gc-threshold", type=int, default=0,
+                        help="run with Herald's collector settings: what is loaded at start "
+                             "frozen, this young-generation threshold (0: Python's defaults)")
     args = parser.parse_args()
 
     import django
@@ -58,6 +62,9 @@ def main():
     herald_package = str(Path(ROOT, "notifications", "__init__.py"))
     assert notifications.__file__ != herald_package, "imported Herald's notifications"
     call_command("migrate", verbosity=0)
+    if args.gc_threshold:  # as Herald's processes (config.collector), for a like-for-like run
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     User.objects.bulk_create(
         [User(pk=args.first_id + n, username=f"fanout-peer-{n}", password="!")
          for n in range(args.users)],

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 from kombu import Queue
 
 from config import broker_loss
@@ -17,6 +18,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Queues by priority: a worker started with `-Q urgent` never waits behind a bulk fan-out.
 app.conf.task_queues = [Queue(name) for name in ("urgent", "default", "bulk")]
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def tune_worker_collector(**kwargs) -> None:
+    """A worker tunes the garbage collector as a web process does (``config.collector``), before
+    it starts its pool: the prefork children inherit the frozen objects and the threshold."""
+    from config.collector import tune_garbage_collector  # needs the settings loaded
+
+    tune_garbage_collector()
 
 
 def enqueue(task_name: str, args=(), kwargs=None, **options):

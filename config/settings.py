@@ -325,11 +325,12 @@ WEBSOCKET_SEND_BUFFER_BYTES = env_int("WEBSOCKET_SEND_BUFFER_BYTES", 256 * 1024)
 WEBSOCKET_SEND_STALL_SECONDS = env_int("WEBSOCKET_SEND_STALL_SECONDS", 5)
 # Threads per web process for sockets' session, user and catch-up reads (each keeps a connection).
 WEBSOCKET_DB_THREADS = env_int("WEBSOCKET_DB_THREADS", 8)
-# The cyclic garbage collector's first threshold in the web processes (Python's default is 700
-# allocations): every open socket keeps a few hundred tracked objects alive, and a fan-out
-# allocates an event dict and a message per frame, so at the default a web process holding
-# thousands of sockets spends about 40 % of each frame's CPU walking them. 0 keeps Python's.
-WEB_GC_THRESHOLD = env_int("WEB_GC_THRESHOLD", 50_000)
+# The cyclic garbage collector's first threshold in the web and worker processes (Python's
+# default is 700 allocations): every open socket keeps a few hundred tracked objects alive, and a
+# fan-out allocates an event dict and a message per frame, so at the default a web process
+# holding thousands of sockets spends about 40 % of each frame's CPU walking them. 0 keeps
+# Python's. See ``config.collector``.
+GC_THRESHOLD = env_int("GC_THRESHOLD", 50_000)
 # daphne's line per request and per socket open/close; off in services mode, where thousands of
 # sockets reconnecting at once would mostly write log lines.
 WEB_ACCESS_LOG = env_bool("WEB_ACCESS_LOG", default=EMBEDDED_MODE)

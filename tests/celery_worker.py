@@ -1,5 +1,6 @@
 """A real Celery worker for tests about the task pipeline (the rest run tasks eagerly)."""
 
+import gc
 import time
 from contextlib import contextmanager
 
@@ -12,8 +13,12 @@ ALL_QUEUES = ["urgent", "default", "bulk"]
 
 @contextmanager
 def real_worker(queues=ALL_QUEUES):
-    """A worker thread consuming ``queues`` on the broker at REDIS_URL; tasks are not eager."""
+    """A worker thread consuming ``queues`` on the broker at REDIS_URL; tasks are not eager.
+
+    The worker tunes the process's garbage collector when it starts (``config.collector``); the
+    test process gets Python's settings back afterwards."""
     app.conf.task_always_eager = False
+    threshold = gc.get_threshold()
     try:
         with start_worker(
             app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=queues
@@ -22,6 +27,8 @@ def real_worker(queues=ALL_QUEUES):
     finally:
         app.conf.task_always_eager = True
         app.amqp.queues.select(ALL_QUEUES)  # the worker narrowed the app's queue selection
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def wait_for(predicate, timeout=20.0):

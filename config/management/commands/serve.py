@@ -10,7 +10,6 @@ and passes SIGTERM/SIGINT on, so every socket gets its 1012 close on shutdown.
 """
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -33,6 +32,7 @@ from config import (
     websocket_close_codes,
 )
 from config.celery import app
+from config.collector import tune_garbage_collector
 from config.websocket_shutdown import RestartAwareServer
 
 logger = logging.getLogger(__name__)
@@ -76,16 +76,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
-
-
-def tune_garbage_collector() -> None:
-    """For a web process about to serve: what is loaded by now (Django, the apps, the libraries)
-    lives as long as the process, so it is kept out of the cyclic collector's full sweeps, which
-    would otherwise walk it again and again while thousands of sockets come and go; and the young
-    generation is swept every ``WEB_GC_THRESHOLD`` allocations instead of every 700."""
-    gc.freeze()
-    if settings.WEB_GC_THRESHOLD:
-        gc.set_threshold(settings.WEB_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def run_daphne(*, bind: list[str]) -> None:
