@@ -7,6 +7,17 @@ import redis
 from django.conf import settings
 
 
+@pytest.fixture(autouse=True, scope="session")
+def sync_thread_connection_closed(django_db_setup):
+    """The async tests' ORM calls run on asgiref's one sync thread, whose connection would
+    outlive the session and keep pytest-django from dropping the test database."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Each test starts with an empty Redis database (cache, counters, channel layer)."""
