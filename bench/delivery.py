@@ -14,10 +14,11 @@ backend stands in for SMTP, so the figures are Herald's own cost per row, not a 
 - mobile: N pending phone-app rows (half iOS, half Android) through ``enqueue_deliveries`` like
   the batched email rows, to the local fake APNs and FCM services (``tests/fakes/mobile_push.py``,
   HTTP/2 over TLS, one process each so they do not share this one's CPU): JWT and OAuth2 token,
-  a task's rows as concurrent streams, one connection per provider. This process is the worker:
-  it prints its rows/s (wall clock, what the goal of 1,000/s per worker process is about) and
-  its rows per CPU second (its own CPU, every thread), the stand-ins' CPU per 1,000 rows, and
-  the load average before and after the timed part. ``--mobile-only`` runs only this;
+  a task's rows as concurrent streams, one connection per provider. This process is the worker,
+  with the worker's garbage collector settings (``config.collector``): it prints its rows/s
+  (wall clock, what the goal of 1,000/s per worker process is about) and its rows per CPU
+  second (its own CPU, every thread), the stand-ins' CPU per 1,000 rows, and the load average
+  before and after the timed part. ``--mobile-only`` runs only this;
 - API: ``POST /api/v1/notifications`` (one recipient each, new Idempotency-Key each) through
   Django's test client, then the same requests again (idempotent replays).
 The last line has a fixed format for scripts.
@@ -61,6 +62,7 @@ def main():
     from django.utils import timezone
 
     from config.celery import app
+    from config.collector import tune_garbage_collector
     from notifications.api.services import api_key_create
     from notifications.delivery import enqueue_deliveries, tasks
     from notifications.models import (
@@ -75,6 +77,8 @@ def main():
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         sys.exit("bench/delivery.py needs DATABASE_URL (PostgreSQL) and REDIS_URL set.")
     call_command("migrate", verbosity=0)
+    # This process is the worker: it runs with the worker's collector settings (config.collector).
+    tune_garbage_collector()
     app.conf.task_always_eager = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.API_RATE_LIMIT_PER_MINUTE = 10**9
