@@ -12,11 +12,11 @@ the consumer gets ``scope["user"]`` and ``scope["session_key"]``. Consumers' own
 """
 
 import asyncio
-import functools
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from importlib import import_module
 
-from asgiref.sync import sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth import (
@@ -27,32 +27,18 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.auth.models import AnonymousUser
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils.crypto import constant_time_compare
 
 
-@functools.cache
+@cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(settings.WEBSOCKET_DB_THREADS, thread_name_prefix="socket-db")
 
 
 def in_db_pool(func):
-    """Like ``database_sync_to_async`` (old connections closed around the call), on the pool.
-
-    The connections are closed inside the call, not around it as Channels' class does: asgiref
-    runs the call in a copy of the caller's context, and a connection opened there is invisible
-    to a ``close_old_connections`` run outside it, so each pool thread kept its connection open
-    for good (and, behind the psycopg pool, kept it from the pool)."""
-
-    @functools.wraps(func)
-    def closing_old_connections(*args, **kwargs):
-        close_old_connections()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(closing_old_connections, thread_sensitive=False, executor=_pool())
+    """Like ``database_sync_to_async`` (old connections closed around the call), on the pool."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_pool())
 
 
 def user_for_session(session_key: str | None):
