@@ -8,14 +8,30 @@ from django.conf import settings
 
 
 @pytest.fixture(autouse=True, scope="session")
-def sync_thread_connection_closed(django_db_setup):
-    """The async tests' ORM calls run on asgiref's one sync thread, whose connection would
-    outlive the session and keep pytest-django from dropping the test database."""
+def helper_thread_connections_closed(django_db_setup):
+    """Connections of threads the suite does not own would outlive the session and keep
+    pytest-django from dropping the test database: asgiref's one sync thread (the async tests'
+    ORM calls) and the sockets' database threads (``config.websocket_auth``), whose connections
+    Channels' test communicator leaves open (it swaps ``close_old_connections`` for a no-op)."""
     yield
+    import threading
+
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
+    from config.websocket_auth import _pool
+
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    # One call per thread of the pool: each waits until all are running, so none runs twice.
+    threads = settings.WEBSOCKET_DB_THREADS
+    everyone = threading.Barrier(threads)
+
+    def close_on_this_thread():
+        everyone.wait(timeout=10)
+        connections.close_all()
+
+    for call in [_pool().submit(close_on_this_thread) for _ in range(threads)]:
+        call.result()
 
 
 @pytest.fixture(autouse=True)
