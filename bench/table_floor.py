@@ -60,11 +60,15 @@ def wide(name: str, foreign_key: str, indexes: bool) -> str:
     )
 
 
+# The variants shaped like the notification table: (table, foreign key clause, other indexes).
+WIDE = {
+    "herald": ("v_herald", DEFERRED, True),
+    "immediate-fk": ("v_immediate", "REFERENCES users (id)", True),
+    "no-fk": ("v_nofk", "", True),
+    "unique-only": ("v_unique", "", False),
+}
 VARIANTS = {
-    "herald": wide("v_herald", DEFERRED, True),
-    "immediate-fk": wide("v_immediate", "REFERENCES users (id)", True),
-    "no-fk": wide("v_nofk", "", True),
-    "unique-only": wide("v_unique", "", False),
+    **{variant: wide(*shape) for variant, shape in WIDE.items()},
     "narrow": (
         f"CREATE TABLE v_shared (id bigserial PRIMARY KEY, {SHARED_COLUMNS}, "
         "created_at timestamptz NOT NULL);"
@@ -74,8 +78,6 @@ VARIANTS = {
         + INDEXES.format(t="v_narrow")
     ),
 }
-TABLES = {"herald": "v_herald", "immediate-fk": "v_immediate", "no-fk": "v_nofk",
-          "unique-only": "v_unique"}
 
 SHARED_VALUES = (
     "'event_updated', 'normal', 'Bench night was updated', 'Changed: starts_at.', "
@@ -97,7 +99,7 @@ def insert_statements(variant: str, run: int, rows: int) -> list[str]:
             "ON CONFLICT (recipient_id, shared_id) DO NOTHING RETURNING id"
         ]
     return [
-        f"INSERT INTO {TABLES[variant]} (recipient_id, kind, priority, title, body, url, "
+        f"INSERT INTO {WIDE[variant][0]} (recipient_id, kind, priority, title, body, url, "
         "content_type_id, object_id, data, dedupe_key, in_app, silenced, is_read, created_at) "
         f"SELECT r, {SHARED_VALUES}, 'bench:{run}', true, '', false, now() FROM {series} AS r "
         "ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id"

@@ -7,6 +7,7 @@ from celery.signals import worker_init
 from kombu import Queue
 
 from config import broker_loss
+from config.collector import tune_garbage_collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # A Redis broker that vanishes must not crash the worker (and honcho's stack with it).
@@ -24,8 +25,6 @@ app.autodiscover_tasks()
 def tune_worker_collector(**kwargs) -> None:
     """A worker tunes the garbage collector as a web process does (``config.collector``), before
     it starts its pool: the prefork children inherit the frozen objects and the threshold."""
-    from config.collector import tune_garbage_collector  # needs the settings loaded
-
     tune_garbage_collector()
 
 
