@@ -10,6 +10,21 @@ from tests.ui.factories import UserFactory
 pytestmark = pytest.mark.browser
 
 
+def shown_notifications(page, *, seconds=5):
+    """The notifications the service worker shows, asked until there are some (it shows them
+    asynchronously) or ``seconds`` pass."""
+    for _ in range(seconds * 10):
+        shown = page.evaluate(
+            """() => navigator.serviceWorker.ready
+                  .then(r => r.getNotifications())
+                  .then(list => list.map(n => [n.title, n.body, n.data.url, n.tag]))"""
+        )
+        if shown:
+            return shown
+        page.wait_for_timeout(100)
+    return []
+
+
 def test_service_worker_shows_a_pushed_message(open_page, asgi_server):
     user = UserFactory()
     page = open_page(user, "/notifications/")
@@ -25,26 +40,31 @@ def test_service_worker_shows_a_pushed_message(open_page, asgi_server):
         lambda event: registrations.extend(event["registrations"]),
     )
     devtools.send("ServiceWorker.enable")
-    page.wait_for_timeout(300)
-    registration = next(r for r in registrations if r["scopeURL"] == asgi_server.url + "/")
-    payload = {"title": "Summer picnic was cancelled", "body": "Sorry!", "url": "/events/7/"}
-    devtools.send("ServiceWorker.deliverPushMessage", {
-        "origin": asgi_server.url,
-        "registrationId": registration["registrationId"],
-        "data": json.dumps(payload),
-    })
-    shown = None
-    for _ in range(150):  # The worker shows it asynchronously: ask until it is there (15 s).
-        shown = page.evaluate(
-            """() => navigator.serviceWorker.ready
-                  .then(r => r.getNotifications())
-                  .then(list => list.map(n => [n.title, n.body, n.data.url]))"""
-        )
-        if shown:
+    scope = asgi_server.url + "/"
+    for _ in range(50):  # Chromium reports the registrations asynchronously.
+        if any(r["scopeURL"] == scope for r in registrations):
             break
         page.wait_for_timeout(100)
-    titles = shown
-    assert titles == [["Summer picnic was cancelled", "Sorry!", "/events/7/"]]
+    registration = next(r for r in registrations if r["scopeURL"] == scope)
+    payload = {
+        "title": "Summer picnic was cancelled", "body": "Sorry!", "url": "/events/7/",
+        "tag": "event_cancelled:41",
+    }
+    # Headless Chromium now and then drops the display of the first message after the worker's
+    # showNotification() has resolved (the push handler ran; getNotifications() stays empty and
+    # a second delivery shows). So it is delivered again if nothing shows; the tag makes a repeat
+    # replace a notification already shown, never add a second one.
+    shown = []
+    for _ in range(3):
+        devtools.send("ServiceWorker.deliverPushMessage", {
+            "origin": asgi_server.url,
+            "registrationId": registration["registrationId"],
+            "data": json.dumps(payload),
+        })
+        shown = shown_notifications(page)
+        if shown:
+            break
+    assert shown == [["Summer picnic was cancelled", "Sorry!", "/events/7/", "event_cancelled:41"]]
     expect(page.locator("#connection-state")).to_have_attribute("data-state", "live")
 
 
