@@ -31,3 +31,12 @@ CHANNEL_LAYERS = {  # noqa: F405
         "BACKEND": recording_backend(CHANNEL_LAYERS["default"]["BACKEND"]),  # noqa: F405
     },
 }
+
+# On SQLite the test database is a file, as the embedded mode's is, not Django's default shared
+# in-memory database: there, concurrent transactions fail at once with "database table is locked"
+# instead of waiting out the busy timeout, so tests of two concurrent runs (two beats sending the
+# same reminders) would test SQLite's shared cache rather than the product.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    _sqlite_test_dir = tempfile.mkdtemp(prefix="herald-test-db-")
+    atexit.register(shutil.rmtree, _sqlite_test_dir, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_sqlite_test_dir, "test.sqlite3")}  # noqa: F405
