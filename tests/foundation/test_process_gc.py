@@ -5,7 +5,6 @@ import gc
 import pytest
 
 from config.collector import tune_garbage_collector
-from tests.celery_worker import real_worker
 
 
 @pytest.fixture
@@ -36,14 +35,17 @@ def test_zero_keeps_pythons_threshold(settings):
     assert gc.get_threshold() == (700, 10, 10)
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("collector_restored")
-def test_a_worker_tunes_it_before_it_takes_tasks(settings):
-    if not settings.REDIS_URL:
-        pytest.skip("needs the Redis broker (REDIS_URL)")
+@pytest.fixture
+def untuned_collector(settings):
+    """Python's own collector settings in this process, and a GC_THRESHOLD for a worker to set."""
     settings.GC_THRESHOLD = 23_456
     gc.set_threshold(700, 10, 10)
     gc.unfreeze()
-    with real_worker():
-        assert gc.get_threshold() == (23_456, 10, 10)
-        assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_tunes_it_before_it_takes_tasks(
+    collector_restored, untuned_collector, celery_worker
+):
+    assert gc.get_threshold() == (23_456, 10, 10)
+    assert gc.get_freeze_count() > 0
